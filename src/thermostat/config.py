@@ -1,0 +1,204 @@
+"""Settings of the workflow functions: the only module that reads ``os.environ``.
+
+One frozen dataclass per component, built by ``from_env()``; the environment variable names are the
+constants below (the template sets them from its Parameters). Domain modules receive these objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from thermostat.exceptions import ConfigurationError
+
+# --- environment variable names (template.yaml sets every one) ---------------------------------------
+ENABLED = "THERMOSTAT_ENABLED"
+TAG_KEY = "THERMOSTAT_TAG_KEY"
+TAG_VALUE = "THERMOSTAT_TAG_VALUE"
+EXPLICIT_TARGETS = "THERMOSTAT_TARGETS"  # JSON list of target specs or comma-separated names
+MIN_WARM = "THERMOSTAT_MIN_WARM"
+MAX_WARM = "THERMOSTAT_MAX_WARM"
+QUANTILE = "THERMOSTAT_QUANTILE"
+HORIZON_MINUTES = "THERMOSTAT_HORIZON_MINUTES"
+LOOKBACK_MINUTES = "THERMOSTAT_LOOKBACK_MINUTES"
+PERIOD_SECONDS = "THERMOSTAT_PERIOD_SECONDS"  # schedule period, sent to targets as period_s
+BUDGET_SHARE = "THERMOSTAT_BUDGET_SHARE"
+MAX_BATCH_SIZE = "THERMOSTAT_MAX_BATCH_SIZE"
+MAP_MAX_CONCURRENCY = "THERMOSTAT_MAP_MAX_CONCURRENCY"
+LEAD_MS = "THERMOSTAT_LEAD_MS"
+MAX_HOLD_MS = "THERMOSTAT_MAX_HOLD_MS"
+WARM_DEADLINE_MS = "THERMOSTAT_WARM_DEADLINE_MS"
+WORKFLOW_TYPE = "THERMOSTAT_WORKFLOW_TYPE"
+METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+DEFAULT_NAMESPACE = "Thermostat"
+
+Env = Mapping[str, str]
+
+
+def _get(env: Env, name: str, default: str) -> str:
+    value = env.get(name, default)
+    return value.strip() if value.strip() else default
+
+
+def _int(env: Env, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+    raw = _get(env, name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        raise ConfigurationError(f"{name}={value} is outside [{low}, {high if high is not None else '∞'}]")
+    return value
+
+
+def _float(env: Env, name: str, default: float, low: float, high: float) -> float:
+    raw = _get(env, name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not low < value <= high:
+        raise ConfigurationError(f"{name}={value} is outside ({low}, {high}]")
+    return value
+
+
+def _bool(env: Env, name: str, default: bool) -> bool:
+    raw = _get(env, name, "true" if default else "false").lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean (true/false)")
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    tag_key: str = "thermostat:enabled"
+    tag_value: str = "true"
+    explicit_targets: tuple[dict[str, object], ...] = ()
+    min_warm: int = 0
+    max_warm: int = 50
+    lookback_minutes: int = 1440
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> DiscoverySettings:
+        env = os.environ if env is None else env
+        return cls(
+            tag_key=_get(env, TAG_KEY, cls.tag_key),
+            tag_value=_get(env, TAG_VALUE, cls.tag_value),
+            explicit_targets=parse_explicit_targets(env.get(EXPLICIT_TARGETS, "")),
+            min_warm=_int(env, MIN_WARM, cls.min_warm, 0, 1000),
+            max_warm=_int(env, MAX_WARM, cls.max_warm, 0, 1000),
+            lookback_minutes=_int(env, LOOKBACK_MINUTES, cls.lookback_minutes, 10, 20160),
+        )
+
+
+def parse_explicit_targets(raw: str) -> tuple[dict[str, object], ...]:
+    """``THERMOSTAT_TARGETS``: a JSON list of ``{"function": ..}`` objects, or ``a,b:alias`` names."""
+    raw = raw.strip()
+    if not raw:
+        return ()
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{EXPLICIT_TARGETS} is not valid JSON: {exc}") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ConfigurationError(f"{EXPLICIT_TARGETS} must be a JSON list of objects")
+        return tuple(items)
+    specs: list[dict[str, object]] = []
+    for name in filter(None, (part.strip() for part in raw.split(","))):
+        function, _, qualifier = name.partition(":")
+        spec: dict[str, object] = {"function": function}
+        if qualifier:
+            spec["qualifier"] = qualifier
+        specs.append(spec)
+    return tuple(specs)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What Validate Input needs: defaults of the execution input and the kill switch."""
+
+    enabled: bool = True
+    quantile: float = 0.95
+    horizon_minutes: int = 5
+    min_warm: int = 0
+    max_warm: int = 50
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> RunSettings:
+        env = os.environ if env is None else env
+        return cls(
+            enabled=_bool(env, ENABLED, cls.enabled),
+            quantile=_float(env, QUANTILE, cls.quantile, 0.0, 0.999),
+            horizon_minutes=_int(env, HORIZON_MINUTES, cls.horizon_minutes, 1, 60),
+            min_warm=_int(env, MIN_WARM, cls.min_warm, 0, 1000),
+            max_warm=_int(env, MAX_WARM, cls.max_warm, 0, 1000),
+        )
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    budget_share: float = 0.5  # at most this share of reserved/unreserved concurrency, minus real use
+    max_batch_size: int = 50
+    map_max_concurrency: int = 10
+    lead_ms: int = 1500  # release_at = now + lead: time for every batch of the round to start
+    max_hold_ms: int = 1500
+    period_s: int = 300
+    warm_deadline_ms: int = 20000  # a batch stops retrying throttles this long after release_at
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> PlanSettings:
+        env = os.environ if env is None else env
+        return cls(
+            budget_share=_float(env, BUDGET_SHARE, cls.budget_share, 0.0, 1.0),
+            max_batch_size=_int(env, MAX_BATCH_SIZE, cls.max_batch_size, 1, 1000),
+            map_max_concurrency=_int(env, MAP_MAX_CONCURRENCY, cls.map_max_concurrency, 1, 40),
+            lead_ms=_int(env, LEAD_MS, cls.lead_ms, 0, 60000),
+            max_hold_ms=_int(env, MAX_HOLD_MS, cls.max_hold_ms, 0, 2000),
+            period_s=_int(env, PERIOD_SECONDS, cls.period_s, 60, 86400),
+            warm_deadline_ms=_int(env, WARM_DEADLINE_MS, cls.warm_deadline_ms, 1000, 600000),
+        )
+
+
+@dataclass(frozen=True)
+class SummarySettings:
+    namespace: str = DEFAULT_NAMESPACE
+    workflow_type: str = "STANDARD"
+    plan: PlanSettings = field(default_factory=PlanSettings)
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> SummarySettings:
+        env = os.environ if env is None else env
+        workflow = _get(env, WORKFLOW_TYPE, cls.workflow_type).upper()
+        if workflow not in ("STANDARD", "EXPRESS"):
+            raise ConfigurationError(f"{WORKFLOW_TYPE}={workflow!r} is not STANDARD or EXPRESS")
+        return cls(
+            namespace=_get(env, METRICS_NAMESPACE, DEFAULT_NAMESPACE),
+            workflow_type=workflow,
+            plan=PlanSettings.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """Forecast knobs; quantile/horizon come from the execution input (Request) when given there."""
+
+    quantile: float = 0.95
+    horizon_minutes: int = 5
+    tick_minutes: int = 5  # schedule period: one forecast per tick
+    min_history_minutes: int = 30  # less real history than this -> a conservative baseline, said so
+    max_seconds_per_target: float = 0.5  # model-selection budget per target in the Lambda
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> ForecastSettings:
+        env = os.environ if env is None else env
+        return cls(
+            quantile=_float(env, QUANTILE, cls.quantile, 0.0, 0.999),
+            horizon_minutes=_int(env, HORIZON_MINUTES, cls.horizon_minutes, 1, 60),
+            tick_minutes=max(1, _int(env, PERIOD_SECONDS, cls.tick_minutes * 60, 60, 86400) // 60),
+        )
