@@ -146,7 +146,7 @@ class PlanSettings:
     budget_share: float = 0.5  # at most this share of reserved/unreserved concurrency, minus real use
     max_batch_size: int = 50
     map_max_concurrency: int = 10
-    lead_ms: int = 1500  # release_at = now + lead: time for every batch of the round to start
+    lead_ms: int = 2500  # release_at = now + lead: time for every batch of the round to start (cold ones too)
     max_hold_ms: int = 1500
     period_s: int = 300
     warm_deadline_ms: int = 20000  # a batch stops retrying throttles this long after release_at

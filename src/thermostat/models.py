@@ -102,6 +102,7 @@ class CollectedState(TypedDict):
     request: Request
     account: AccountLimits
     targets: list[TargetMetrics]
+    warnings: NotRequired[list[str]]  # e.g. tag discovery failed, account limits assumed
 
 
 # --- Forecast --------------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ class TargetReport(TypedDict):
     reason: str
     rounds: int
     envs: NotRequired[list[str]]  # kept between rounds so the top-up can union them
+    memory_mb: NotRequired[int]  # kept between rounds so the top-up round can be costed
 
 
 class Totals(TypedDict):
