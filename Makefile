@@ -54,11 +54,19 @@ validate: venv sam-venv node  ## cfn-lint, sam validate --lint, asl-validator
 	$(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
 	npx --no-install asl-validator --json-path statemachine/warming.asl.json
 
+# The real python3.13 binary (a pyenv shim fails in the scratch directories where the layer Makefiles run).
+BUILD_PYTHON = $(shell $(PYTHON313) -c 'import os, sys; print(os.path.realpath(sys.executable))')
+
 build: sam-venv  ## sam build (no Docker: uses python3.13 from pyenv)
-	$(VENV_SAM)/bin/sam build --template-file template.yaml
+	@# sam's build cache hashes each ContentUri only: a changed layers/ recipe must invalidate it.
+	@if [ -f .aws-sam/build.toml ] && [ -n "$$(find layers samconfig.toml -newer .aws-sam/build.toml -print -quit)" ]; \
+		then echo "layers/ or samconfig.toml changed since the last build: dropping sam's build cache"; \
+		rm -rf .aws-sam/cache; fi
+	BUILD_PYTHON="$(BUILD_PYTHON)" PATH="$(dir $(BUILD_PYTHON)):$$PATH" \
+		$(VENV_SAM)/bin/sam build --template-file template.yaml
 
 build-check: venv build  ## sizes of the built functions, cold import of the forecast package
-	$(PY) -m thermostat.packaging_check .aws-sam/build
+	$(PY) -m thermostat.packaging_check .aws-sam/build --python "$(BUILD_PYTHON)"
 
 test: lint typecheck validate build-check  ## everything: lint, types, template, build, all test tiers
 	$(PY) -m pytest -n 2 tests

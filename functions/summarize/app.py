@@ -32,7 +32,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = summarize(event, settings, int(time.time() * 1000))
     if not report["topup_needed"] and not report["request"]["dry_run"]:
         metrics.namespace = settings.namespace
-        emit(metric_groups(report), settings.namespace, metrics)
+        emit(metric_groups(report, settings.per_target_metrics), settings.namespace, metrics)
         metrics.flush_metrics()  # run totals; only on the final round, so nothing is counted twice
     logger.info("summarized", extra={"totals": report["totals"], "topup_needed": report["topup_needed"],
                                      "round": report["run"]["round"], "summary": report["summary"].splitlines()})

@@ -31,6 +31,7 @@ LEAD_MS = "THERMOSTAT_LEAD_MS"
 MAX_HOLD_MS = "THERMOSTAT_MAX_HOLD_MS"
 WARM_DEADLINE_MS = "THERMOSTAT_WARM_DEADLINE_MS"
 WORKFLOW_TYPE = "THERMOSTAT_WORKFLOW_TYPE"
+PER_TARGET_METRICS = "THERMOSTAT_PER_TARGET_METRICS"  # custom metrics per target cost ~$0.30/month each
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
 DEFAULT_NAMESPACE = "Thermostat"
@@ -169,6 +170,7 @@ class PlanSettings:
 class SummarySettings:
     namespace: str = DEFAULT_NAMESPACE
     workflow_type: str = "STANDARD"
+    per_target_metrics: bool = True
     plan: PlanSettings = field(default_factory=PlanSettings)
 
     @classmethod
@@ -180,6 +182,7 @@ class SummarySettings:
         return cls(
             namespace=_get(env, METRICS_NAMESPACE, DEFAULT_NAMESPACE),
             workflow_type=workflow,
+            per_target_metrics=_bool(env, PER_TARGET_METRICS, cls.per_target_metrics),
             plan=PlanSettings.from_env(env),
         )
 

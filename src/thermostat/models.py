@@ -181,6 +181,7 @@ class PlanState(TypedDict):
     batches: list[WarmBatch]
     warm_needed: bool  # False (nothing to warm, or dry_run) -> early Succeed
     release_at_ms: int
+    warm_settings: NotRequired[dict[str, int]]  # added by the "Prepare Warm" Pass state: {max_concurrency}
     warm_results: NotRequired[list[BatchResult | FailedBatch]]
 
 

@@ -60,11 +60,11 @@ def render_summary(state: models.ReportState, workflow_type: str) -> str:
     return "\n".join(lines)
 
 
-def metric_groups(state: models.ReportState) -> list[MetricGroup]:
-    """Per target (dimension FunctionName, plus Resource=name:qualifier for an alias/version) and
-    run-level totals (no dimension but the Powertools service)."""
+def metric_groups(state: models.ReportState, per_target: bool = True) -> list[MetricGroup]:
+    """Per target (dimension FunctionName, plus Resource=name:qualifier for an alias/version), unless
+    ``per_target`` is off, and run-level totals (no dimension but the Powertools service)."""
     groups: list[MetricGroup] = []
-    for report in state["targets"]:
+    for report in state["targets"] if per_target else []:
         dims: tuple[tuple[str, str], ...] = (("FunctionName", report["function"]),)
         if report["qualifier"] is not None:
             dims += (("Resource", _label(report)),)

@@ -265,3 +265,11 @@ def test_emit_prints_one_emf_document_per_target_in_our_namespace(load_event: An
 def test_emit_refuses_a_namespace_that_is_not_ours(namespace: str) -> None:
     with pytest.raises(ConfigurationError):
         emit([], namespace, RunMetrics())  # type: ignore[arg-type]
+
+
+def test_per_target_metrics_can_be_switched_off(load_event: Any) -> None:
+    # GIVEN a report with targets WHEN per-target metrics are off THEN only the run totals remain
+    report = summarize(load_event("summarize.json"), SummarySettings(), now_ms=0)
+    groups = metric_groups(report, per_target=False)
+    assert [g.dimensions for g in groups] == [()]
+    assert len(metric_groups(report)) == len(report["targets"]) + 1
