@@ -196,6 +196,9 @@ class ForecastSettings:
     tick_minutes: int = 5  # schedule period: one forecast per tick
     min_history_minutes: int = 30  # less real history than this -> a conservative baseline, said so
     max_seconds_per_target: float = 0.5  # model-selection budget per target in the Lambda
+    run_budget_seconds: float = 6.0  # statsmodels time for one Forecast state (import included)
+    refit_minutes: int = 360  # re-select a target's model at least this often (simulator, memo reuse)
+    use_statsmodels: bool = True  # False keeps to the numpy baselines (what-if runs, faster)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> ForecastSettings:
