@@ -1,0 +1,76 @@
+"""`thermostat plan --stack`: the stack's settings, the real collect/forecast/plan code, no ping sent."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+from thermostat.cli import main
+
+REGION = "us-east-1"
+STACK_TEMPLATE = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {"CollectMetricsFunctionName": {"Value": "thermostat-collect-metrics"}},
+}
+
+
+def seed_busy_minutes(function: str, concurrency: float, minutes: int) -> None:
+    now = int(time.time()) // 60 * 60
+    data = [{"MetricName": "ConcurrentExecutions", "Dimensions": [{"Name": "FunctionName", "Value": function}],
+             "Timestamp": datetime.fromtimestamp(now - 60 * ago, tz=UTC), "Value": concurrency}
+            for ago in range(1, minutes + 1)]
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for start in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data[start:start + 500])
+
+
+def test_plan_reads_the_stack_settings_and_sends_nothing(make_function: Callable[..., str], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a deployed stack whose workflow functions carry a custom tag and a min of 2
+    make_function("orders-api", tags={"team:warm": "yes"})
+    make_function("not-opted-in")
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    make_function("thermostat-collect-metrics")
+    lambda_client.update_function_configuration(
+        FunctionName="thermostat-collect-metrics",
+        Environment={"Variables": {"THERMOSTAT_TAG_KEY": "team:warm", "THERMOSTAT_TAG_VALUE": "yes",
+                                   "THERMOSTAT_MIN_WARM": "2", "THERMOSTAT_LOOKBACK_MINUTES": "120"}})
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
+    seed_busy_minutes("orders-api", 4.0, 90)
+    out = tmp_path / "plan.json"
+
+    # WHEN the plan command runs against it
+    status = main(["plan", "--stack", "thermostat", "--region", REGION, "--json", str(out)])
+
+    # THEN only the tagged function is planned, at least its min, and nothing is warmed
+    assert status == 0
+    plan = json.loads(out.read_text())
+    assert [r["function"] for r in plan["plan"]] == ["orders-api"]
+    assert plan["plan"][0]["requested"] >= 2 and plan["plan"][0]["status"] == "planned"
+    assert plan["request"]["dry_run"] is True and plan["batches"] == [] and plan["warm_needed"] is False
+    printed = capsys.readouterr().out
+    assert "orders-api" in printed and "dry run: none was" in printed
+
+
+def test_plan_names_a_missing_stack(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["plan", "--stack", "nope", "--region", REGION])
+    assert status == 2
+    assert "CliError: cannot read stack 'nope'" in capsys.readouterr().err
+
+
+def test_plan_rejects_bad_execution_input(make_function: Callable[..., str], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    make_function("thermostat-collect-metrics")
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
+    bad = tmp_path / "input.json"
+    bad.write_text(json.dumps({"quantile": 2}))
+    assert main(["plan", "--stack", "thermostat", "--region", REGION, "--input", str(bad)]) == 2
+    assert "InvalidInputError: quantile" in capsys.readouterr().err
