@@ -1,0 +1,153 @@
+"""Runs every policy over the same arrivals, function by function (optionally on several processes).
+
+Each function gets its own seeded generators (derived from ``--seed`` and a CRC of its id, so filtering
+the trace never changes a function's arrivals): one for its requests, one for the lifetimes of its
+environments (the k-th environment created lives equally long under every policy).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from thermostat import cost
+from thermostat.sim.lifecycle import EnvPool
+from thermostat.sim.policies import Policy, SimSettings, baseline_pings, tick_minutes_of
+from thermostat.sim.thermostat_policy import Forecaster, HistoryFactory, ThermostatTarget, run_thermostat
+from thermostat.sim.trace import Trace
+from thermostat.sim.workload import Profile, Workload, make_workload, profile
+
+NONE = Policy("none")
+
+
+@dataclass
+class Outcome:
+    """One policy on one function."""
+
+    invocations: int = 0
+    cold_starts: int = 0
+    throttles: int = 0
+    pings: int = 0
+    warming_inits: int = 0
+    wasted_ms: float = 0.0
+    ping_usd: float = 0.0
+    init_usd: float = 0.0
+    provisioned_usd: float = 0.0  # over the trace's duration
+    pings_per_tick: npt.NDArray[np.int64] | None = None
+    forecast_s: float = 0.0
+    seconds: float = 0.0  # time spent replaying this policy on this function (in its worker)
+    models: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionResult:
+    index: int
+    peak: int
+    outcomes: dict[str, Outcome]
+
+
+def function_seed(seed: int, name: str) -> list[int]:
+    return [seed, zlib.crc32(name.encode("utf-8"))]
+
+
+def simulate_function(trace: Trace, index: int, policies: list[Policy], settings: SimSettings,
+                      factory: tuple[HistoryFactory, Forecaster] | None = None) -> FunctionResult:
+    name, memory = trace.ids[index], int(trace.memory_mb[index])
+    seed = function_seed(settings.seed, name)
+    work = make_workload(trace.counts[index], trace.durations[index], np.random.default_rng(seed), settings.arrivals)
+    prof = profile(work, trace.minutes)
+    ticks = tick_minutes_of(trace.minutes, settings.tick_minutes)
+    outcomes: dict[str, Outcome] = {}
+    for policy in policies:
+        began = time.perf_counter()
+        out = Outcome(invocations=int(work.arrivals.size))
+        outcomes[policy.name] = out
+        _replay(policy, out, work, prof, ticks, name, memory, seed, trace, settings, factory)
+        out.seconds = time.perf_counter() - began
+    return FunctionResult(index, prof.peak, outcomes)
+
+
+def _replay(policy: Policy, out: Outcome, work: Workload, prof: Profile, ticks: npt.NDArray[np.int64], name: str,
+            memory: int, seed: list[int], trace: Trace, settings: SimSettings,
+            factory: tuple[HistoryFactory, Forecaster] | None) -> None:
+    end_ms = trace.minutes * 60_000.0
+    life = settings.life
+    if policy.kind == "provisioned":
+        out.provisioned_usd = cost.provisioned_usd(memory, prof.peak, end_ms / 1000.0)
+        return
+    if policy.kind == "none" and work.arrivals.size == 0:
+        return
+    pool = EnvPool(work.arrivals, work.durations, life, np.random.default_rng([*seed, 1]),
+                   minutes=trace.minutes if policy.kind == "thermostat" else 0)
+    hold = settings.hold_ms(policy)
+    if policy.kind == "thermostat":
+        target = ThermostatTarget(name, memory, prof, trace.start_ms, settings, factory)
+        out.pings_per_tick = run_thermostat(pool, target, ticks)
+        out.forecast_s, out.models = target.forecast_s, target.models
+    elif policy.pings:
+        schedule = baseline_pings(policy, prof, ticks, settings.forecast.horizon_minutes)
+        for minute, count in zip(ticks.tolist(), schedule.tolist(), strict=True):
+            if count:
+                pool.ping(minute * 60_000.0, count, hold)
+        out.pings_per_tick = schedule
+    pool.finish(end_ms)
+    out.cold_starts, out.throttles, out.pings = pool.cold_starts, pool.throttles, pool.pings
+    out.warming_inits, out.wasted_ms = pool.warming_inits, pool.wasted_ms
+    out.ping_usd = cost.lambda_invocation_usd(memory, hold, pool.pings)
+    out.init_usd = pool.warming_inits * cost.lambda_duration_usd(memory, life.init_ms)
+
+
+# Set before the worker processes fork: they inherit the trace instead of receiving it pickled.
+_SHARED: tuple[Trace, list[Policy], SimSettings] | None = None
+
+
+def _chunk(indices: list[int]) -> list[FunctionResult]:
+    assert _SHARED is not None
+    trace, policies, settings = _SHARED
+    return [simulate_function(trace, i, policies, settings) for i in indices]
+
+
+def chunks(trace: Trace, size: int) -> list[list[int]]:
+    """Longest first: functions by active minutes, then volume (what the replay and above all the forecast
+    cost), cut into chunks the pool hands out in that order, so the last chunks to finish are small."""
+    active = (trace.counts > 0).sum(axis=1)
+    order = np.lexsort((-trace.counts.sum(axis=1), -active)).tolist()
+    return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def simulate(trace: Trace, policies: list[Policy], settings: SimSettings, *, workers: int = 1,
+             chunk_size: int = 10, progress: Callable[[int], None] | None = None,
+             factory: tuple[HistoryFactory, Forecaster] | None = None) -> list[FunctionResult]:
+    """All functions, all policies; ``progress(n)`` is called as ``n`` more functions finish."""
+    wanted = policies if any(p.kind == "none" for p in policies) else [NONE, *policies]
+    results: list[FunctionResult] = []
+    for batch in _run(trace, wanted, settings, workers, chunk_size, factory):
+        results.extend(batch)
+        if progress is not None:
+            progress(len(batch))
+    results.sort(key=lambda r: r.index)
+    return results
+
+
+def _run(trace: Trace, policies: list[Policy], settings: SimSettings, workers: int, chunk_size: int,
+         factory: tuple[HistoryFactory, Forecaster] | None) -> Iterator[list[FunctionResult]]:
+    parts = chunks(trace, chunk_size)
+    if workers <= 1 or len(parts) <= 1 or factory is not None:
+        for part in parts:
+            yield [simulate_function(trace, i, policies, settings, factory) for i in part]
+        return
+    global _SHARED
+    _SHARED = (trace, policies, settings)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            yield from pool.map(_chunk, parts)
+    finally:
+        _SHARED = None

@@ -1,0 +1,80 @@
+"""``thermostat simulate``: table, JSON keys, PNG, filters, and flag errors that exit 2 with a named error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from thermostat.cli import main
+
+from .conftest import write_azure
+
+
+@pytest.fixture
+def trace_dir(tmp_path: Path) -> Path:
+    counts = [[(m * 7 + i) % 5 // 3 for m in range(90)] for i in range(4)]
+    return write_azure(tmp_path / "trace", counts, trigger=True, durations_ms=1_500.0)
+
+
+def test_simulate_prints_the_table_and_writes_json_and_png(trace_dir: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out, png = tmp_path / "out" / "sim.json", tmp_path / "sim.png"
+    # WHEN simulated with a few policies
+    code = main(["simulate", str(trace_dir), "--policies", "none,fixed:1:2,reactive,oracle,provisioned",
+                 "--json", str(out), "--plot", str(png), "--seed", "4", "--quiet", "--workers", "1"])
+    # THEN exit 0, a table naming every policy, a JSON with the documented keys and a PNG
+    assert code == 0
+    printed = capsys.readouterr().out
+    for name in ("none", "fixed:1", "fixed:2", "reactive", "oracle", "provisioned"):
+        assert name in printed
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "thermostat.simulate/1" and doc["settings"]["seed"] == 4
+    for p in doc["policies"].values():
+        assert 0.0 <= p["cold_start_rate"] <= 1.0
+        assert p["cold_start_rate"] == pytest.approx(p["cold_starts"] / p["invocations"])
+        assert {"total", "pings", "warming_inits", "orchestration", "get_metric_data", "provisioned"} <= set(
+            p["cost_usd_month"])
+        assert {"warm_pings", "warming_inits", "wasted_env_minutes", "per_function_cold_start_rate"} <= set(p)
+    assert doc["policies"]["none"]["invocations"] == doc["trace"]["invocations"]
+    assert all(p["anchor"] is None for p in doc["policies"].values())  # anchors: the shared trace only
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_filters_select_functions_by_trigger_id_file_and_rate(trace_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.json"
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# two of them\nf0\nf3\n")
+    assert main(["simulate", str(trace_dir), "--policies", "none", "--trigger", "http", "--json", str(out),
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["trace"]["functions"] == 2  # f0, f2 are http
+    assert main(["simulate", str(trace_dir), "--policies", "none", "--functions", f"@{ids}", "--json", str(out),
+                 "--quiet"]) == 0
+    assert json.loads(out.read_text())["trace"]["functions"] == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--policies", "none,hot"], "CliError: --policies: unknown policy 'hot'"),
+    (["--plot", "out.svg"], "CliError: --plot: 'out.svg' must end in .png"),
+    (["--functions", "nobody"], "TraceFormatError"),
+    (["--min-rate", "1000"], "CliError: no function left"),
+])
+def test_bad_flags_exit_2_with_a_named_error(trace_dir: Path, args: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(trace_dir), "--quiet", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--workflow", "fancy"], ["--min-rate", "x"]])
+def test_malformed_flag_values_exit_2_naming_the_flag(trace_dir: Path, args: list[str],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", str(trace_dir), *args])
+    assert exit_info.value.code == 2
+    assert args[0] in capsys.readouterr().err
+
+
+def test_a_broken_trace_exits_2_with_the_trace_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", str(tmp_path / "missing"), "--quiet"]) == 2
+    assert "TraceFormatError" in capsys.readouterr().err
