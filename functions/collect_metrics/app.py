@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from thermostat import models
-from thermostat.collect import collect
+from thermostat.collect import collect, raw_timestamp_cloudwatch
 from thermostat.config import DiscoverySettings
 from thermostat.discovery import Clients
 from thermostat.exceptions import InvalidInputError
@@ -30,7 +30,7 @@ def clients() -> Clients:
     global _clients
     if _clients is None:
         _clients = Clients(lambda_=boto3.client("lambda", config=_CLIENT_CONFIG),
-                           cloudwatch=boto3.client("cloudwatch", config=_CLIENT_CONFIG),
+                           cloudwatch=raw_timestamp_cloudwatch(_CLIENT_CONFIG),
                            tagging=boto3.client("resourcegroupstaggingapi", config=_CLIENT_CONFIG))
     return _clients
 

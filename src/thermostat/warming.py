@@ -71,6 +71,7 @@ class WarmOptions:
     max_transient_retries: int = 2
     min_lead_ms: int = 250  # a late batch re-bases release_at to now + this
     send_ahead_ms: int = 400  # pings leave this long before release_at: enough to be routed, short to hold
+    send_ms_per_ping: float = 10.0  # ...plus this per ping of the batch: a big batch takes longer to send
     overhead_ms: float = 2.0  # billed per invocation on top of the hold (handler + answer)
     stop_by_ms: float | None = None  # hard stop (the Lambda's own timeout minus a margin)
 
@@ -203,6 +204,12 @@ def effective_times(batch: models.WarmBatch, now_ms: float, options: WarmOptions
     return release, deadline
 
 
+def send_ahead_ms(options: WarmOptions, pings: int) -> float:
+    """How long before release_at the batch starts sending: every ping must be routed before any holder is
+    released (a ping that arrives after that may reuse a just-freed environment)."""
+    return max(float(options.send_ahead_ms), options.send_ms_per_ping * pings)
+
+
 def warm_batch(batch: models.WarmBatch, invoke: Invoke, runtime: Runtime,
                options: WarmOptions | None = None) -> models.BatchResult:
     """The Warm Batch state. Raises :class:`TargetThrottledError` only when nothing got through."""
@@ -214,7 +221,8 @@ def warm_batch(batch: models.WarmBatch, invoke: Invoke, runtime: Runtime,
                                                  "release_at_ms": release, "late_ms": start - batch["release_at_ms"]})
     # Every batch of the round fires at the same instant, however early its Map iteration started:
     # pings then hold (and bill) only about send_ahead_ms, yet all of a target's pings overlap.
-    wait_ms = release - options.send_ahead_ms - runtime.now_ms()
+    pings = sum(group["count"] for group in batch["pings"])
+    wait_ms = release - send_ahead_ms(options, pings) - runtime.now_ms()
     if wait_ms > 0:
         runtime.sleep(wait_ms / 1000.0)
     tallies = [_Tally(group) for group in batch["pings"]]

@@ -274,3 +274,14 @@ def test_collect_keeps_missing_targets_and_coarsens_to_fit_the_budget(caplog: An
     assert concurrency[0] == factor - pad - 1 and concurrency[-1] == 1439
     assert invocations[1] == sum(range(factor - pad, 2 * factor - pad))
     assert targets["n0"]["current_concurrency"] == 1439
+
+
+def test_timestamps_in_every_raw_form_become_epoch_ms() -> None:
+    from datetime import UTC, datetime
+
+    from thermostat.collect import _ms
+
+    when = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
+    expected = int(when.timestamp() * 1000)
+    assert _ms(when) == _ms(int(when.timestamp())) == _ms(when.timestamp()) == expected
+    assert _ms("2026-11-22T17:00:00Z") == _ms(str(int(when.timestamp()))) == expected

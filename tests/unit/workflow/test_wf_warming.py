@@ -274,3 +274,12 @@ def test_bad_warm_batch_input_names_the_field(load_event: Any, mutate: Any, path
     with pytest.raises(InvalidInputError) as caught:
         parse_warm_batch(event)
     assert caught.value.path == path
+
+
+@pytest.mark.parametrize("pings,ahead_ms", [(5, 400.0), (100, 1000.0)])
+def test_an_early_batch_waits_and_fires_shortly_before_release(pings: int, ahead_ms: float, clock: Any) -> None:
+    # GIVEN a batch whose Map iteration starts 3 s before the shared release time
+    fake = FakeTargets(hold=pings)
+    warm_batch(batch_of(("orders", pings), release_in_ms=3000, window_ms=10_000), fake, runtime(clock))
+    # THEN its first sleep ends send-ahead ms before release: 400 ms, or 10 ms per ping for a big batch
+    assert clock.sleeps[0] * 1000.0 == pytest.approx(3000.0 - ahead_ms)

@@ -1,0 +1,158 @@
+"""Plugs a :class:`LocalLambdaRuntime` into moto: every Lambda ``Invoke`` of a registered function runs there.
+
+With ``lambda.use_docker: False`` moto sends every invoke (boto3 callers and Step Functions tasks alike)
+to ``moto.awslambda_simple.models.LambdaSimpleBackend.invoke``, which otherwise echoes the payload.
+Replacing that one method routes invokes to real code. moto stays the source of truth for what exists
+(unknown functions or qualifiers get moto's 404) and for reserved concurrency (``PutFunctionConcurrency``).
+
+Fast path: a client that does not retry (Step Functions' own, ``warm_batch``'s) has its ``Invoke`` answered
+from botocore's ``before-call`` event, with the same status, headers and body the moto route produces
+and parsed by botocore's own parser, skipping moto's HTTP emulation (~1.5 ms of CPU per call). That
+matters when a batch's 50 pings must all reach their targets within the few hundred milliseconds
+before their shared ``release_at``. Clients that retry keep the moto route, so botocore's retries of a
+429 still happen exactly as against AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+from botocore.endpoint import convert_to_response_dict
+from botocore.parsers import create_parser
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.models import botocore_stubber
+from werkzeug.exceptions import HTTPException
+
+from thermostat.local.runtime import LATEST, LocalLambdaRuntime, split_name
+
+_active: list[LocalLambdaRuntime] = []
+_original_invoke = LambdaSimpleBackend.invoke
+_lock = threading.Lock()
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return str(value)
+    return None
+
+
+def _invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any,
+            headers: Any, response_headers: dict[str, str]) -> str | bytes | None:
+    runtime = _active[-1] if _active else None
+    fn = self.get_function(function_name, qualifier)  # raises moto's ResourceNotFound like Lambda
+    if runtime is None or fn.function_name not in runtime.functions:
+        return _original_invoke(self, function_name, qualifier, body, headers, response_headers)
+    return _route(runtime, fn, function_name, qualifier, body, headers, response_headers)
+
+
+def _route(runtime: LocalLambdaRuntime, fn: Any, function_name: str, qualifier: str | None, body: Any,
+           headers: Any, response_headers: dict[str, str]) -> bytes:
+    reserved = fn.reserved_concurrency
+    runtime.set_reserved_concurrency(fn.function_name, None if reserved is None else int(reserved))
+    version = str(fn.version) if str(fn.version) != LATEST else None
+    _, called_qualifier = split_name(function_name, qualifier)
+    base_arn = fn.function_arn.split(":function:")[0] + f":function:{fn.function_name}"
+    arn = base_arn + (f":{called_qualifier}" if called_qualifier else "")
+    invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+    payload = body if isinstance(body, bytes | str) or body is None else str(body)
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        def run_async() -> None:
+            try:
+                runtime.invoke(fn.function_name, payload, version, invoked_arn=arn)
+            except Exception:  # an async invoke's failure is not the caller's (Lambda retries/drops it)
+                return
+
+        threading.Thread(target=run_async, name=f"lambda-event-{fn.function_name}", daemon=True).start()
+        return b""
+    result = runtime.invoke(fn.function_name, payload, version, invoked_arn=arn)
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-executed-version"] = result.version
+    if _header(headers, "X-Amz-Log-Type") == "Tail":
+        tail = result.log.encode("utf-8")[-4096:]
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode("ascii")
+    return result.payload
+
+
+_INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+
+
+def _retries(config: Any) -> bool:
+    retries = getattr(config, "retries", None) or {}
+    if "total_max_attempts" in retries:
+        return int(retries["total_max_attempts"]) > 1
+    return int(retries.get("max_attempts", 1)) > 0
+
+
+def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+    """botocore ``before-call.lambda.Invoke``: answer in-process, or ``None`` to take moto's route."""
+    runtime = _active[-1] if _active else None
+    match = _INVOKE_PATH.match(params.get("url_path", ""))
+    if runtime is None or match is None or not botocore_stubber.enabled or _retries(context.get("client_config")):
+        return None
+    from moto.awslambda.utils import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    region = str(context.get("client_region") or "us-east-1")
+    function_name = unquote(match.group("name"))
+    qualifier = (params.get("query_string") or {}).get("Qualifier")
+    headers: dict[str, str] = {}
+    try:
+        backend = get_backend(DEFAULT_ACCOUNT_ID, region)  # the Docker-less backend, as moto's route uses
+        fn = backend.get_function(function_name, qualifier)
+        if fn.function_name not in runtime.functions:
+            return None
+        body: bytes = _route(runtime, fn, function_name, qualifier, params.get("body"), params.get("headers"),
+                             headers)
+        status = 202 if (_header(params.get("headers"), "X-Amz-Invocation-Type") == "Event") else 200
+        status = 204 if _header(params.get("headers"), "X-Amz-Invocation-Type") == "DryRun" else status
+        headers["content-type"] = "application/json"
+    except HTTPException as exc:  # moto's and our own service errors: 404, 429, ...
+        status, body = int(exc.code or 500), exc.get_body().encode()
+        headers = dict(exc.get_headers())
+    headers.setdefault("x-amzn-requestid", str(uuid.uuid4()))
+    http = AWSResponse(str(params.get("url", "")), status, headers, MockRawResponse(body))
+    parsed = create_parser(model.metadata["protocol"]).parse(convert_to_response_dict(http, model),
+                                                               model.output_shape)
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0  # what botocore's endpoint adds
+    return http, parsed
+
+
+def install(runtime: LocalLambdaRuntime) -> Callable[[], None]:
+    """Route invokes to ``runtime`` until the returned undo function is called (nests like a stack)."""
+    with _lock:
+        _active.append(runtime)
+        LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
+        if _FAST_HOOK not in botocore.handlers.BUILTIN_HANDLERS:  # sessions created from now on
+            botocore.handlers.BUILTIN_HANDLERS.append(_FAST_HOOK)
+        default = boto3.DEFAULT_SESSION
+        if default is not None:  # clients created from now on by the default session
+            default._session.register(*_FAST_HOOK)
+
+    def uninstall() -> None:
+        with _lock:
+            if runtime in _active:
+                _active.remove(runtime)
+            if not _active:
+                LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
+
+    return uninstall
+
+
+_FAST_HOOK = ("before-call.lambda.Invoke", fast_invoke)

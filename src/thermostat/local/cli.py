@@ -1,0 +1,169 @@
+"""``thermostat local run``: the whole warming cycle on the embedded AWS, printed like the console.
+
+Deploys ``template.yaml`` into moto, seeds 24 h of CloudWatch history from the trace, starts an
+execution with ``--input``, waits, prints it; then (``--runs 2``, the default) a second execution one
+minute later on the fake clock, which finds the same environments warm. Exit status: 0 when every
+execution succeeded, 1 when one failed (its error and cause are printed), 2 for bad command-line input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INPUT = Path("events/manual-run.json")
+DEFAULT_OUT_DIR = Path("out")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    local = subparsers.add_parser("local", help="run Thermostat on an embedded AWS (moto): no account, no Docker")
+    commands = local.add_subparsers(dest="local_command", metavar="SUBCOMMAND")
+    run = commands.add_parser("run", help="deploy the template locally, seed history, run the state machine",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--input", type=Path, default=None,
+                     help=f"execution input JSON (default {DEFAULT_INPUT} when present, else {{}})")
+    run.add_argument("--output", type=Path, help="write the (last) execution's output JSON here")
+    run.add_argument("--history-json", type=Path, help="write the full execution history JSON here "
+                     f"(default {DEFAULT_OUT_DIR}/<name>.history.json)")
+    run.add_argument("--targets", type=int, default=0, metavar="N",
+                     help="add N synthetic demo targets (copies of the demo target code, tagged) for scale runs")
+    run.add_argument("--runs", type=int, default=2, help="executions to run, one --interval apart (default 2)")
+    run.add_argument("--interval", type=float, default=60.0, help="fake-clock seconds between runs (default 60)")
+    run.add_argument("--template", type=Path, default=Path("template.yaml"),
+                     help="SAM template (default template.yaml)")
+    run.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                     help="template parameter override (repeatable)")
+    run.add_argument("--faults", type=Path, help="fault-injection JSON (see docs/local.md)")
+    run.add_argument("--trace", type=Path, help="trace directory for CloudWatch history "
+                     "(default ../shared/traces/azure2019-1000fn-24h; synthetic history when absent)")
+    run.add_argument("--seed", type=int, default=7, help="seed of the history replay (default 7)")
+    run.add_argument("--idle-ttl", type=float, default=600.0, help="seconds before an idle environment is reclaimed")
+    run.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit (default 1000)")
+    run.set_defaults(func=run_command)
+    local.set_defaults(func=lambda args: (local.print_help(), 2)[1])
+
+
+def read_input(path: Path | None) -> Any:
+    from thermostat.local.exceptions import InputFileError
+
+    if path is None:
+        return json.loads(DEFAULT_INPUT.read_text()) if DEFAULT_INPUT.is_file() else {}
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputFileError(f"--input {path}: no such file") from None
+    except OSError as exc:
+        raise InputFileError(f"--input {path}: cannot read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise InputFileError(f"--input {path}: not valid JSON ({where}: {exc.msg})") from None
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    from thermostat.local.exceptions import InputFileError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputFileError(f"--parameter {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def history_path(given: Path | None, name: str, index: int, runs: int) -> Path:
+    """``--history-json`` for the last run (earlier runs get ``<stem>.run<N>.json`` beside it)."""
+    if given is None:
+        return DEFAULT_OUT_DIR / f"{name}.history.json"
+    return given if index == runs - 1 else given.with_name(f"{given.stem}.run{index + 1}{given.suffix}")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from thermostat.local.exceptions import ExecutionTimeoutError, LocalAwsError
+
+    # Not a terminal (make, CI, a pipe): rich would assume 80 columns and truncate the tables.
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 150)
+    try:
+        if args.targets < 0 or args.runs < 1 or args.interval < 0:
+            raise _usage("--targets must be >= 0, --runs >= 1 and --interval >= 0")
+        if not args.template.is_file():
+            raise _usage(f"--template {args.template}: no such file")
+        return _run(args, console)
+    except ExecutionTimeoutError as exc:  # the run itself went wrong, not the command line
+        print(f"thermostat: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except LocalAwsError as exc:
+        print(f"thermostat: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _usage(message: str) -> Exception:
+    from thermostat.local.exceptions import InputFileError
+
+    return InputFileError(message)
+
+
+def _run(args: argparse.Namespace, console: Any) -> int:
+    from thermostat.local.faults import FaultPlan
+    from thermostat.local.render import print_run
+    from thermostat.local.report import build_view, write_history
+    from thermostat.local.seed import default_trace_dir
+    from thermostat.local.session import LocalAws, LocalAwsConfig
+
+    execution_input = read_input(args.input)
+    trace = args.trace or default_trace_dir(args.template.resolve().parent)
+    if args.trace is not None and not trace.is_dir():
+        raise _usage(f"--trace {trace}: no such directory")
+    named = [t.get("function") for t in execution_input.get("targets", []) if isinstance(t, dict)] \
+        if isinstance(execution_input, dict) and isinstance(execution_input.get("targets"), list) else []
+    config = LocalAwsConfig(
+        template=args.template, parameters=parse_parameters(args.parameter), idle_ttl_s=args.idle_ttl,
+        account_limit=args.account_concurrency, faults=FaultPlan.from_file(args.faults) if args.faults else FaultPlan(),
+        trace_dir=trace if trace.is_dir() else None, seed=args.seed, extra_targets=args.targets,
+        seed_functions=tuple(n for n in named if isinstance(n, str)))
+    started = time.perf_counter()
+    failed = False
+    with LocalAws(config) as aws:
+        history_note = ", ".join(f"{s.function} ← {s.source} (peak {s.peak_concurrency})" for s in aws.seeded[:6])
+        console.print(f"[bold]Embedded AWS[/bold]: {args.template} deployed as stack "
+                      f"'{aws.stack.stack_name}' ({len(aws.stack.functions) + len(aws.extra)} functions, "
+                      f"{len(aws.stack.state_machines)} state machine, {len(aws.stack.layers)} layers); schedule "
+                      + ", ".join(f"{s.expression} ({'enabled' if s.enabled else 'disabled'}, not fired locally)"
+                                  for s in aws.stack.schedules))
+        console.print(f"History: 24 h per minute for {len(aws.seeded)} targets: {history_note}"
+                      + (" …" if len(aws.seeded) > 6 else ""))
+        definition = json.loads(aws.stack.state_machine().definition)
+        previous = None
+        for index in range(args.runs):
+            if index:
+                aws.advance(args.interval)
+            mark = aws.runtime.invocation_count
+            run = aws.run(execution_input)
+            view = build_view(run.describe, run.events, definition, aws.runtime.records_since(mark))
+            path = history_path(args.history_json, run.name, index, args.runs)
+            write_history(path, run.describe, run.events)
+            title = "Execution" if index == 0 else f"Execution {index + 1} (+{args.interval * index:.0f} s, fake clock)"
+            print_run(console, view, title=title, history_path=path, previous=previous)
+            previous = view
+            if run.status != "SUCCEEDED":
+                failed = True
+                errors = [r for r in aws.runtime.records_since(mark) if r.error_type]
+                if errors:  # handler output is kept, not printed: show the failing one's tail
+                    last = errors[-1]
+                    console.print(f"Last failed invocation: {last.function} ({last.error_type}); its log ends:")
+                    console.print(last.log[-1500:] or "(empty)", markup=False)
+                break
+            if args.output:
+                args.output.parent.mkdir(parents=True, exist_ok=True)
+                args.output.write_text(json.dumps(run.output, indent=2) + "\n")
+    console.print(f"Wall time {time.perf_counter() - started:.1f} s"
+                  + (f"; output written to {args.output}" if args.output and not failed else ""))
+    return 1 if failed else 0

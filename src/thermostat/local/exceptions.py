@@ -1,0 +1,45 @@
+"""Errors of the embedded AWS (``thermostat.local``)."""
+
+from __future__ import annotations
+
+import json
+
+from moto.core.exceptions import JsonRESTError
+
+
+class LocalAwsError(Exception):
+    """Base of every error ``thermostat.local`` raises on purpose."""
+
+
+class TemplateError(LocalAwsError):
+    """``template.yaml`` (or a file it points at) cannot be read or resolved; the message names where."""
+
+
+class FaultConfigError(LocalAwsError):
+    """A fault-injection configuration is malformed; the message names the field path."""
+
+
+class InputFileError(LocalAwsError):
+    """A file given on the command line is missing or is not what it should be."""
+
+
+class TraceSeedError(LocalAwsError):
+    """The trace used to seed CloudWatch history is missing or malformed."""
+
+
+class ExecutionTimeoutError(LocalAwsError):
+    """A Step Functions execution did not reach a terminal status in time."""
+
+
+class TooManyRequestsException(JsonRESTError):
+    """Lambda's 429: the concurrency limit is reached. moto turns it into the HTTP response, so boto3
+    callers get ``ClientError(TooManyRequestsException)`` and Step Functions ``Lambda.TooManyRequestsException``."""
+
+    code = 429
+
+    def __init__(self, reason: str, message: str = "Rate Exceeded.") -> None:
+        super().__init__("TooManyRequestsException", message)
+        self.reason = reason
+        self.description = json.dumps(
+            {"__type": "TooManyRequestsException", "message": message, "Reason": reason, "Type": "User"}
+        )

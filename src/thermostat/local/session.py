@@ -1,0 +1,226 @@
+"""``LocalAws``: the embedded AWS as one context manager — moto, the local runtime, the template deployed.
+
+```python
+with LocalAws(LocalAwsConfig(template=Path("template.yaml"))) as aws:
+    run = aws.run({"targets": [...]})        # start an execution, wait for a terminal status
+    aws.advance(60)                           # "1 minute later" on the fake clock
+    again = aws.run({...})
+```
+
+On entry: ``mock_aws`` (Step Functions executing, Lambda without Docker), the process sandbox, the moto
+workarounds, the local runtime wired into moto's Lambda, the template deployed, ``extra_targets``
+copies of the demo targets, and 24 h of CloudWatch history seeded for every target. On exit it waits
+for running executions to finish (moto runs them on daemon threads that would otherwise call
+``localhost:5000`` once the mock is gone), then undoes everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from thermostat.local import bridge, sandbox, workarounds
+from thermostat.local.clock import OffsetClock
+from thermostat.local.deploy import Deployment, create_function, deploy
+from thermostat.local.exceptions import ExecutionTimeoutError
+from thermostat.local.faults import FaultPlan
+from thermostat.local.runtime import DEFAULT_ACCOUNT_LIMIT, DEFAULT_IDLE_TTL_S, LocalLambdaRuntime
+from thermostat.local.seed import SeededTarget, seed_history
+from thermostat.local.template import load_template
+from thermostat.local.template_model import FunctionDef, LocalStack
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TARGET_TAG = ("thermostat:enabled", "true")
+QUIET_LOGGERS = ("moto", "aws_xray_sdk")
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+def _silence(logger: logging.Logger) -> Callable[[], None]:
+    handler, propagate = logging.NullHandler(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+    return undo
+
+
+@dataclass
+class LocalAwsConfig:
+    template: Path = Path("template.yaml")
+    parameters: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "thermostat"
+    region: str = "us-east-1"
+    idle_ttl_s: float = DEFAULT_IDLE_TTL_S
+    account_limit: int = DEFAULT_ACCOUNT_LIMIT
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    trace_dir: Path | None = None  # None: a synthetic day of history
+    seed: int = 7
+    extra_targets: int = 0
+    seed_functions: tuple[str, ...] = ()  # seeded besides the tagged targets (e.g. named in the input)
+    clock: OffsetClock = field(default_factory=OffsetClock)
+
+
+@dataclass
+class ExecutionRun:
+    arn: str
+    name: str
+    describe: dict[str, Any]
+    events: list[dict[str, Any]]
+    wall_s: float
+
+    @property
+    def status(self) -> str:
+        return str(self.describe["status"])
+
+    @property
+    def output(self) -> Any:
+        raw = self.describe.get("output")
+        return json.loads(raw) if raw else None
+
+
+class LocalAws:
+    def __init__(self, config: LocalAwsConfig | None = None) -> None:
+        self.config = config or LocalAwsConfig()
+        self.clock = self.config.clock
+        self.stack: LocalStack = load_template(self.config.template, parameters=self.config.parameters,
+                                               stack_name=self.config.stack_name, region=self.config.region)
+        self.runtime = LocalLambdaRuntime(clock=self.clock, idle_ttl_s=self.config.idle_ttl_s,
+                                          account_limit=self.config.account_limit,
+                                          faults=self.config.faults.renamed(self.stack.logical_to_name()))
+        self.deployment: Deployment | None = None
+        self.seeded: list[SeededTarget] = []
+        self.extra: list[FunctionDef] = []
+        self._undo: list[Callable[[], None]] = []
+        self._executions: list[str] = []
+        self._sfn: Any = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> LocalAws:
+        try:
+            self._start()
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _start(self) -> None:
+        mock = mock_aws(config=MOTO_CONFIG)
+        mock.start()
+        self._undo.append(mock.stop)
+        for name in QUIET_LOGGERS:  # moto's interpreter logs every caught task failure with its stack
+            self._undo.append(_silence(logging.getLogger(name)))
+        self._undo.append(sandbox.install())
+        self._undo.append(workarounds.install_all(account_settings=self._account_settings))
+        self._undo.append(bridge.install(self.runtime))
+        self._undo.append(self.runtime.shutdown)
+        if self.config.faults.cloudwatch_latency_ms:
+            from thermostat.local.faults import install_cloudwatch_latency
+
+            self._undo.append(install_cloudwatch_latency(self.config.faults.cloudwatch_latency_ms))
+        self.deployment = deploy(self.stack, self.runtime)
+        self._add_extra_targets(self.config.extra_targets)
+        self.seeded = seed_history(self.target_names(), now=self.clock.time(), trace_dir=self.config.trace_dir,
+                                   seed=self.config.seed, account_id=self.stack.account_id,
+                                   region=self.stack.region)
+        self._sfn = boto3.client("stepfunctions", region_name=self.stack.region)
+
+    def _stop(self) -> None:
+        try:
+            self._drain()
+        finally:
+            while self._undo:
+                self._undo.pop()()
+
+    def _drain(self, timeout_s: float = 60.0) -> None:
+        if self._sfn is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        for arn in self._executions:
+            while self._sfn.describe_execution(executionArn=arn)["status"] not in TERMINAL:
+                if time.monotonic() > deadline:  # last resort: moto marks it ABORTED
+                    self._sfn.stop_execution(executionArn=arn, error="LocalAwsClosing",
+                                             cause="the embedded AWS was shut down while it ran")
+                    break
+                time.sleep(0.05)
+
+    def _account_settings(self) -> tuple[int, int, int]:
+        return self.runtime.account_limit, sum(self.runtime.reserved.values()), len(self.runtime.functions)
+
+    # --- targets -------------------------------------------------------------------------------------
+    def demo_targets(self) -> list[FunctionDef]:
+        key, value = TARGET_TAG
+        return [fn for fn in self.stack.functions.values() if fn.tags.get(key) == value]
+
+    def target_names(self) -> list[str]:
+        names = [fn.name for fn in self.demo_targets()] + [fn.name for fn in self.extra]
+        known = {fn.name for fn in self.stack.functions.values()}
+        names += [n for n in self.config.seed_functions if n in known and n not in names]
+        return names
+
+    def _add_extra_targets(self, count: int) -> None:
+        bases = self.demo_targets()
+        if count <= 0 or not bases or self.deployment is None:
+            return
+        client = boto3.client("lambda", region_name=self.stack.region)
+        for i in range(count):
+            base = bases[i % len(bases)]
+            name = f"{self.stack.stack_name}-demo-extra-{i + 1:03d}"
+            copy = replace(base, logical_id=f"ExtraTarget{i + 1:03d}", name=name,
+                           arn=base.arn.rsplit(":", 1)[0] + f":{name}",
+                           environment={**base.environment, "POWERTOOLS_SERVICE_NAME": name})
+            create_function(client, copy, self.deployment.role_arn, {}, self.runtime, self.stack.region,
+                            self.stack.account_id)
+            self.extra.append(copy)
+
+    # --- executions ----------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Move the fake clock (idle reclaim counts it; handlers still see real time)."""
+        self.clock.advance(seconds)
+        self.runtime.reclaim_idle()
+
+    def start(self, execution_input: Any, name: str | None = None, state_machine: str | None = None) -> str:
+        assert self.deployment is not None, "use LocalAws as a context manager"
+        name = name or f"local-{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        arn = self._sfn.start_execution(stateMachineArn=self.deployment.state_machine_arn(state_machine),
+                                        name=name, input=json.dumps(execution_input))["executionArn"]
+        self._executions.append(arn)
+        return str(arn)
+
+    def wait(self, arn: str, timeout_s: float = 300.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            describe: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
+            if describe["status"] in TERMINAL:
+                return describe
+            if time.monotonic() > deadline:
+                raise ExecutionTimeoutError(f"{arn} still {describe['status']} after {timeout_s:.0f} s")
+            time.sleep(0.05)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        for page in self._sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return events
+
+    def run(self, execution_input: Any, name: str | None = None, timeout_s: float = 300.0) -> ExecutionRun:
+        """Start an execution, wait for its end, and return its description and history."""
+        started = time.perf_counter()
+        arn = self.start(execution_input, name)
+        describe = self.wait(arn, timeout_s)
+        wall = time.perf_counter() - started
+        return ExecutionRun(arn, str(describe["name"]), describe, self.history(arn), wall)

@@ -1,0 +1,301 @@
+"""Reads the real SAM ``template.yaml`` into what the embedded AWS deploys (nothing is re-declared).
+
+Parameters (defaults, overridable and checked against their constraints), ``Conditions``, ``Globals``
+merged into each function (SAM's rules: maps merged, lists prepended, scalars overridden), functions'
+code directory/handler/memory/timeout/environment/layers/tags/reserved concurrency, layers, SSM
+parameters, log groups, state machines with ``DefinitionUri`` read and ``DefinitionSubstitutions``
+applied, and their schedules (recorded: nothing fires them locally). Physical names follow
+``<stack>-<LogicalId>`` unless the template names the resource; ARNs use the local account and region.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse
+
+from thermostat.local.environment import FunctionCode
+from thermostat.local.exceptions import TemplateError
+from thermostat.local.intrinsics import Resolver, substitute_definition
+from thermostat.local.template_model import (
+    FunctionDef,
+    LayerDef,
+    LocalStack,
+    LogGroupDef,
+    ScheduleDef,
+    SsmParameterDef,
+    StateMachineDef,
+)
+
+__all__ = ["FunctionCode", "LocalStack", "load_template"]
+
+ACCOUNT_ID = "123456789012"
+SAM_FUNCTION = "AWS::Serverless::Function"
+SAM_LAYER = "AWS::Serverless::LayerVersion"
+SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+_LEFTOVER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
+
+
+def load_template(path: Path, *, parameters: Mapping[str, Any] | None = None, stack_name: str = "thermostat",
+                  region: str = "us-east-1", account_id: str = ACCOUNT_ID) -> LocalStack:
+    """Read and resolve ``path``; raises :class:`TemplateError` naming the file and the offending key."""
+    try:
+        doc = yaml_parse(path.read_text())
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: no such file") from None
+    except Exception as exc:  # yaml errors carry their line
+        raise TemplateError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
+        raise TemplateError(f"{path}: no Resources section")
+    return _Reader(path, doc, dict(parameters or {}), stack_name, region, account_id).read()
+
+
+def _parameter_values(path: Path, declared: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise TemplateError(f"{path}: parameter override {sorted(unknown)[0]!r} is not a template parameter")
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            raw = overrides[name]
+        elif "Default" in spec:
+            raw = spec["Default"]
+        else:
+            raise TemplateError(f"{path}: Parameters.{name} has no Default and no value was given")
+        value = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise TemplateError(f"{path}: Parameters.{name}={value!r} is not one of {allowed}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise TemplateError(f"{path}: Parameters.{name}={value!r} is not a number") from None
+            low, high = spec.get("MinValue"), spec.get("MaxValue")
+            if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+                raise TemplateError(f"{path}: Parameters.{name}={value} is outside [{low}, {high}]")
+        pattern = spec.get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise TemplateError(f"{path}: Parameters.{name}={value!r} does not match {pattern}")
+        values[name] = value
+    return values
+
+
+def _merge_globals(globals_: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(globals_)
+    for key, value in props.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = _merge_globals(base, value)
+        elif isinstance(base, list) and isinstance(value, list):
+            merged[key] = [*base, *value]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+@dataclass
+class _Reader:
+    path: Path
+    doc: dict[str, Any]
+    overrides: dict[str, Any]
+    stack_name: str
+    region: str
+    account_id: str
+    names: dict[str, str] = field(default_factory=dict)
+
+    def read(self) -> LocalStack:
+        self.root = self.path.parent
+        self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+        self.params = _parameter_values(self.path, self.doc.get("Parameters") or {}, self.overrides)
+        pseudo = {
+            "AWS::StackName": self.stack_name, "AWS::Region": self.region, "AWS::AccountId": self.account_id,
+            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": "",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{self.stack_name}/local",
+        }
+        self.resolver = Resolver(parameters=self.params, pseudo=pseudo, ref=self._ref, get_att=self._get_att,
+                                 conditions=self.doc.get("Conditions"), mappings=self.doc.get("Mappings"))
+        stack = LocalStack(path=self.path, stack_name=self.stack_name, region=self.region,
+                           account_id=self.account_id, parameters=dict(self.params))
+        globals_ = self.doc.get("Globals") or {}
+        for logical_id, resource in self.resources.items():
+            kind = resource.get("Type", "")
+            condition = resource.get("Condition")
+            if condition and not self.resolver.condition(condition):
+                continue
+            raw = resource.get("Properties") or {}
+            where = f"{self.path.name}: Resources.{logical_id}"
+            if kind == SAM_FUNCTION:
+                props = self.resolver.resolve(_merge_globals(globals_.get("Function") or {}, raw), where)
+                stack.functions[logical_id] = self._function(logical_id, props, where)
+            elif kind == SAM_LAYER:
+                props = self.resolver.resolve(raw, where)
+                stack.layers[logical_id] = self._layer(logical_id, props)
+            elif kind == SAM_STATE_MACHINE:
+                props = _merge_globals(globals_.get("StateMachine") or {}, raw)
+                stack.state_machines[logical_id] = self._state_machine(logical_id, props, where)
+            elif kind == "AWS::SSM::Parameter":
+                props = self.resolver.resolve(raw, where)
+                stack.ssm_parameters[logical_id] = SsmParameterDef(
+                    logical_id, self._ref(logical_id), _text(props.get("Value", "")), props.get("Type", "String"),
+                    props.get("Description", ""))
+            elif kind == "AWS::Logs::LogGroup":
+                props = self.resolver.resolve(raw, where)
+                stack.log_groups[logical_id] = LogGroupDef(logical_id, self._ref(logical_id),
+                                                           props.get("RetentionInDays"))
+            else:
+                stack.ignored[logical_id] = kind
+        for sm in stack.state_machines.values():
+            stack.schedules.extend(sm.schedules)
+        for name, output in (self.doc.get("Outputs") or {}).items():
+            try:
+                stack.outputs[name] = self.resolver.resolve(output.get("Value"), f"Outputs.{name}")
+            except TemplateError as exc:
+                stack.outputs[name] = f"<unresolved: {exc}>"
+        return stack
+
+    # --- names and attributes ------------------------------------------------------------------------
+    def _name_property(self, logical_id: str) -> str | None:
+        resource = self.resources[logical_id]
+        key = {SAM_FUNCTION: "FunctionName", SAM_STATE_MACHINE: "Name", SAM_LAYER: "LayerName",
+               "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName",
+               "AWS::IAM::Role": "RoleName"}.get(resource.get("Type", ""))
+        raw = (resource.get("Properties") or {}).get(key) if key else None
+        return None if raw is None else _text(self.resolver.resolve(raw, f"Resources.{logical_id}.{key}"))
+
+    def _physical(self, logical_id: str) -> str:
+        if logical_id not in self.names:
+            self.names[logical_id] = self._name_property(logical_id) or f"{self.stack_name}-{logical_id}"[:64]
+        return self.names[logical_id]
+
+    def _arn(self, logical_id: str) -> str:
+        kind = self.resources[logical_id].get("Type", "")
+        name, prefix = self._physical(logical_id), f"arn:aws:{{}}:{self.region}:{self.account_id}"
+        if kind in (SAM_FUNCTION, "AWS::Lambda::Function"):
+            return f"{prefix.format('lambda')}:function:{name}"
+        if kind in (SAM_STATE_MACHINE, "AWS::StepFunctions::StateMachine"):
+            return f"{prefix.format('states')}:stateMachine:{name}"
+        if kind == SAM_LAYER:
+            return f"{prefix.format('lambda')}:layer:{name}:1"
+        if kind == "AWS::Logs::LogGroup":
+            return f"{prefix.format('logs')}:log-group:{name}:*"
+        if kind == "AWS::SSM::Parameter":
+            return f"{prefix.format('ssm')}:parameter/{name.lstrip('/')}"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{self.account_id}:role/{name}"
+        return f"{prefix.format(kind.split('::')[1].lower() if '::' in kind else 'unknown')}:{name}"
+
+    def _ref(self, logical_id: str) -> str:
+        if logical_id not in self.resources:
+            alias = re.fullmatch(r"(\w+?)Alias(\w+)", logical_id)
+            if alias and alias.group(1) in self.resources:  # SAM's AutoPublishAlias resource
+                return f"{self._arn(alias.group(1))}:{alias.group(2)}"
+            raise KeyError(logical_id)
+        kind = self.resources[logical_id].get("Type", "")
+        if kind in (SAM_STATE_MACHINE, "AWS::StepFunctions::StateMachine", SAM_LAYER):
+            return self._arn(logical_id)
+        return self._physical(logical_id)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if logical_id not in self.resources:
+            if logical_id.endswith("Role") and attribute == "Arn":  # SAM-generated execution roles
+                return f"arn:aws:iam::{self.account_id}:role/{self.stack_name}-{logical_id}"[:140]
+            raise KeyError(logical_id)
+        if attribute == "Arn":
+            return self._arn(logical_id)
+        if attribute in ("Name", "FunctionName"):
+            return self._physical(logical_id)
+        props = self.resources[logical_id].get("Properties") or {}
+        if attribute in props:
+            return _text(self.resolver.resolve(props[attribute], f"Resources.{logical_id}.{attribute}"))
+        raise KeyError(f"{logical_id}.{attribute}")
+
+    # --- resources -----------------------------------------------------------------------------------
+    def _local_dir(self, value: Any, where: str) -> Path:
+        if not isinstance(value, str):
+            raise TemplateError(f"{where}: must be a local path to run locally (got {value!r})")
+        path = (self.root / value).resolve()
+        if not path.is_dir():
+            raise TemplateError(f"{where}: directory {value!r} does not exist")
+        return path
+
+    def _function(self, logical_id: str, props: dict[str, Any], where: str) -> FunctionDef:
+        if "InlineCode" in props:
+            raise TemplateError(f"{where}.InlineCode: inline code is not supported locally; use CodeUri")
+        code_dir = self._local_dir(props.get("CodeUri"), f"{where}.Properties.CodeUri")
+        handler = props.get("Handler")
+        if not isinstance(handler, str) or "." not in handler:
+            raise TemplateError(f"{where}.Properties.Handler: expected 'module.function', got {handler!r}")
+        layer_dirs = []
+        for arn in props.get("Layers") or []:
+            for layer_id, resource in self.resources.items():
+                if resource.get("Type") == SAM_LAYER and self._arn(layer_id) == arn:
+                    content = (self.root / str((resource.get("Properties") or {}).get("ContentUri", ""))).resolve()
+                    if (content / "python").is_dir():
+                        layer_dirs.append(content / "python")
+        reserved = props.get("ReservedConcurrentExecutions")
+        env = (props.get("Environment") or {}).get("Variables") or {}
+        return FunctionDef(
+            logical_id=logical_id, name=self._physical(logical_id), code_dir=code_dir, handler=handler,
+            runtime=str(props.get("Runtime", "python3.13")), memory_mb=int(props.get("MemorySize", 128)),
+            timeout_s=int(props.get("Timeout", 3)), environment={k: _text(v) for k, v in env.items()},
+            layers=tuple(str(a) for a in props.get("Layers") or []), layer_dirs=tuple(layer_dirs),
+            tags={"lambda:createdBy": "SAM", **{k: _text(v) for k, v in (props.get("Tags") or {}).items()}},
+            reserved_concurrency=None if reserved is None else int(reserved),
+            auto_publish_alias=props.get("AutoPublishAlias"), arn=self._arn(logical_id),
+            architectures=tuple(props.get("Architectures") or ("x86_64",)),
+        )
+
+    def _layer(self, logical_id: str, props: dict[str, Any]) -> LayerDef:
+        content = props.get("ContentUri")
+        content_dir = (self.root / content).resolve() if isinstance(content, str) else None
+        return LayerDef(logical_id, self._physical(logical_id), content_dir, self._arn(logical_id),
+                        tuple(props.get("CompatibleRuntimes") or ()))
+
+    def _state_machine(self, logical_id: str, props: dict[str, Any], where: str) -> StateMachineDef:
+        if "DefinitionUri" in props:
+            uri = props["DefinitionUri"]
+            if not isinstance(uri, str):
+                raise TemplateError(f"{where}.Properties.DefinitionUri: must be a local file to run locally")
+            file = self.root / uri
+            try:
+                text = file.read_text()
+            except OSError as exc:
+                raise TemplateError(f"{where}.Properties.DefinitionUri: cannot read {uri}: {exc}") from None
+        elif "Definition" in props:
+            file, text = self.path, json.dumps(props["Definition"])
+        else:
+            raise TemplateError(f"{where}: neither DefinitionUri nor Definition")
+        subs = self.resolver.resolve(props.get("DefinitionSubstitutions") or {}, f"{where}.DefinitionSubstitutions")
+        definition = substitute_definition(text, subs)
+        leftover = _LEFTOVER.search(definition)
+        if leftover:
+            raise TemplateError(f"{file.name}: ${{{leftover.group(1)}}} is not in {logical_id}'s "
+                                "DefinitionSubstitutions")
+        try:
+            json.loads(definition)
+        except ValueError as exc:
+            raise TemplateError(f"{file.name}: not valid JSON after DefinitionSubstitutions: {exc}") from None
+        schedules = []
+        for event_id, event in (props.get("Events") or {}).items():
+            if event.get("Type") not in ("Schedule", "ScheduleV2"):
+                continue
+            ev = self.resolver.resolve(event.get("Properties") or {}, f"{where}.Events.{event_id}")
+            enabled = ev.get("State", "ENABLED") == "ENABLED" and ev.get("Enabled", True) is not False
+            schedules.append(ScheduleDef(event_id, logical_id, str(event["Type"]), str(ev.get("ScheduleExpression")),
+                                         enabled, ev.get("Input"), ev.get("Name")))
+        return StateMachineDef(
+            logical_id=logical_id, name=self._physical(logical_id), arn=self._arn(logical_id),
+            definition=definition, type=str(self.resolver.resolve(props.get("Type", "STANDARD"), where)),
+            tags={k: _text(v) for k, v in (self.resolver.resolve(props.get("Tags") or {}, where)).items()},
+            schedules=tuple(schedules), substitutions={k: _text(v) for k, v in subs.items()},
+        )
