@@ -20,9 +20,9 @@ from thermostat.collect import METRICS, collect
 from thermostat.config import DiscoverySettings, ForecastSettings, PlanSettings, RunSettings
 from thermostat.cost import get_metric_data_usd
 from thermostat.discovery import Clients
-from thermostat.exceptions import InvalidInputError
+from thermostat.exceptions import ConfigurationError, InvalidInputError
 from thermostat.planning import plan_round
-from thermostat.validation import build_run_state
+from thermostat.validation import build_run_state, parse_request
 
 SETTINGS_OUTPUT = "CollectMetricsFunctionName"  # stack output naming a function that carries the settings
 
@@ -42,16 +42,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def stack_settings_env(session: Any, stack: str) -> dict[str, str]:
     """THERMOSTAT_* (and Powertools) environment of the stack's workflow functions."""
-    cloudformation = session.client("cloudformation")
     try:
+        cloudformation = session.client("cloudformation")
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except Exception as exc:  # botocore ClientError: stack does not exist, no credentials...
-        raise CliError(f"cannot read stack {stack!r}: {exc}") from None
+    except Exception as exc:  # botocore: no region, stack does not exist, no credentials...
+        raise CliError(f"cannot read stack {stack!r}: {type(exc).__name__}: {exc}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     if SETTINGS_OUTPUT not in outputs:
         raise CliError(f"stack {stack!r} has no output {SETTINGS_OUTPUT}: is it a Thermostat stack?")
-    config = session.client("lambda").get_function_configuration(FunctionName=outputs[SETTINGS_OUTPUT])
+    try:
+        config = session.client("lambda").get_function_configuration(FunctionName=outputs[SETTINGS_OUTPUT])
+    except Exception as exc:  # botocore ClientError: function deleted, access denied...
+        raise CliError(f"cannot read the settings of stack {stack!r} from its function "
+                       f"{outputs[SETTINGS_OUTPUT]!r}: {type(exc).__name__}: {exc}") from None
     return dict(config.get("Environment", {}).get("Variables", {}))
+
+
+def read_input(path: Path | None) -> object:
+    """``--input`` -> the execution input, its shape checked before any AWS call (bad input never waits on
+    the network). Defaults that depend on the stack's settings are applied later, by the same code."""
+    if path is None:
+        return {}
+    try:
+        execution_input: object = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--input {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    try:
+        parse_request(execution_input, RunSettings())
+    except InvalidInputError as exc:
+        raise CliError(f"--input {path}: InvalidInputError: {exc}") from None
+    return execution_input
 
 
 def plan_now(session: Any, env: dict[str, str], execution_input: object, now_ms: int) -> models.PlanState:
@@ -86,21 +110,23 @@ def render(plan: models.PlanState, metrics_requested: int) -> str:
 def run(args: argparse.Namespace) -> int:
     import boto3
 
-    execution_input: object = {}
-    if args.input is not None:
-        try:
-            execution_input = json.loads(args.input.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CliError(f"--input {args.input}: {exc}") from None
+    execution_input = read_input(args.input)
+    if args.json_out is not None and args.json_out.is_dir():
+        raise CliError(f"--json {args.json_out}: is a directory")
     session = boto3.session.Session(region_name=args.region)
     env = stack_settings_env(session, args.stack)
     try:
         plan = plan_now(session, env, execution_input, int(time.time() * 1000))
     except InvalidInputError as exc:
         raise CliError(f"--input {args.input}: InvalidInputError: {exc}") from None
+    except ConfigurationError as exc:
+        raise CliError(f"stack {args.stack!r} has malformed settings: ConfigurationError: {exc}") from None
     metrics_requested = sum(1 for r in plan["plan"] if r["status"] != "error") * len(METRICS)
     print(render(plan, metrics_requested))
     if args.json_out is not None:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(plan, indent=2))
+        try:
+            args.json_out.parent.mkdir(parents=True, exist_ok=True)
+            args.json_out.write_text(json.dumps(plan, indent=2))
+        except OSError as exc:
+            raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
     return 0

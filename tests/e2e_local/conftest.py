@@ -45,6 +45,16 @@ def local_aws() -> LocalAwsFactory:
     return make
 
 
+@pytest.fixture(scope="module")
+def shared_aws() -> Iterator[LocalAws]:
+    """One embedded AWS per module for tests that only start executions (no faults, no clock moves): ~3 s.
+
+    Module scope, not session: moto's state is process-wide, so this must be gone before a test of another
+    module deploys its own (``local_aws``); a module that uses ``shared_aws`` must not use ``local_aws``."""
+    with LocalAws(LocalAwsConfig(template=TEMPLATE, trace_dir=TRACE if TRACE.is_dir() else None)) as aws:
+        yield aws
+
+
 def run_and_observe(aws: LocalAws, execution_input: Any) -> tuple[ExecutionRun, dict[str, TargetEnvs]]:
     """Run one execution; also return, per target, which environments really answered (runtime's view)."""
     mark = aws.runtime.invocation_count

@@ -1,13 +1,11 @@
 """The demo input end to end: every target warmed with distinct environments, warm a minute later, cold
-again after the idle TTL; N pings give N environments."""
+again after the idle TTL. (N pings -> N environments: test_e2e_distinct.py, on the shared session.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from thermostat.local.session import LocalAws
-
-from .conftest import SCHEMA_TARGET, LocalAwsFactory, load_event, run_and_observe, targets_by_name
+from .conftest import LocalAwsFactory, load_event, run_and_observe, targets_by_name
 
 pytestmark = pytest.mark.slow
 
@@ -48,25 +46,3 @@ def test_idle_reclaim_after_the_ttl_makes_the_next_run_cold(local_aws: LocalAwsF
     for name, target in targets_by_name(second).items():
         assert target["cold_inits"] == target["requested"] >= 1
         assert second_envs[name].envs.isdisjoint(first_envs[name].envs)
-
-
-@pytest.fixture(scope="module")
-def shared_aws() -> LocalAws:
-    from thermostat.local.session import LocalAwsConfig
-
-    from .conftest import TEMPLATE, TRACE
-
-    with LocalAws(LocalAwsConfig(template=TEMPLATE, trace_dir=TRACE if TRACE.is_dir() else None)) as aws:
-        yield aws  # type: ignore[misc]
-
-
-@pytest.mark.parametrize("pings", [1, 10, 50])
-def test_n_pings_to_one_target_reach_n_distinct_environments(shared_aws: LocalAws, pings: int) -> None:
-    # GIVEN an input that pins one target to exactly N environments (no tag discovery)
-    request = {"targets": [{"function": SCHEMA_TARGET, "min": pings, "max": pings}], "discover": False}
-    # WHEN it runs
-    run, envs = run_and_observe(shared_aws, request)
-    # THEN N distinct environments answered, by the report and by the runtime's own count
-    target = targets_by_name(run)[SCHEMA_TARGET]
-    assert target["requested"] == pings
-    assert target["distinct_envs"] == pings == len(envs[SCHEMA_TARGET].envs)

@@ -74,3 +74,44 @@ def test_plan_rejects_bad_execution_input(make_function: Callable[..., str], tmp
     bad.write_text(json.dumps({"quantile": 2}))
     assert main(["plan", "--stack", "thermostat", "--region", REGION, "--input", str(bad)]) == 2
     assert "InvalidInputError: quantile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\xa4\x00binary", "not valid JSON (not UTF-8 text: byte 0)"),
+    (b"{nope", "not valid JSON (line 1, column 2"),
+    (b'{"targets": [{"function": "x", "min": 5, "max": 2}]}', "InvalidInputError: targets[0].min: must be <= max"),
+    (b"[]", "InvalidInputError: $: the execution input must be a JSON object"),
+])
+def test_bad_input_is_named_before_any_aws_call(content: bytes, message: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a malformed --input and no AWS at all (no region, an endpoint nothing listens on)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    bad = tmp_path / "input.json"
+    bad.write_bytes(content)
+    # WHEN plan runs THEN it exits 2 naming the file and the problem, without a traceback
+    assert main(["plan", "--stack", "thermostat", "--input", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"CliError: --input {bad}: {message}" in err and "Traceback" not in err
+
+
+def test_no_region_is_a_named_error(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no region anywhere
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    # WHEN plan runs THEN botocore's NoRegionError is reported, not raised
+    assert main(["plan", "--stack", "thermostat"]) == 2
+    assert "CliError: cannot read stack 'thermostat': NoRegionError" in capsys.readouterr().err
+
+
+def test_a_stack_whose_settings_function_is_gone_is_named(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a stack whose CollectMetricsFunctionName output names a function that does not exist
+    boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
+    # WHEN plan runs THEN the function and the AWS error are named
+    assert main(["plan", "--stack", "thermostat", "--region", REGION]) == 2
+    err = capsys.readouterr().err
+    assert "'thermostat-collect-metrics'" in err and "ResourceNotFoundException" in err

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,11 +55,13 @@ def read_input(path: Path | None) -> Any:
     if path is None:
         return json.loads(DEFAULT_INPUT.read_text()) if DEFAULT_INPUT.is_file() else {}
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputFileError(f"--input {path}: no such file") from None
     except OSError as exc:
-        raise InputFileError(f"--input {path}: cannot read: {exc}") from None
+        raise InputFileError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -77,6 +81,31 @@ def parse_parameters(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def check_writable(path: Path | None, flag: str) -> None:
+    """Fail before anything runs when an output file cannot be written (not after a minute of work)."""
+    from thermostat.local.exceptions import OutputFileError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise OutputFileError(f"{flag} {path}: is a directory")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise OutputFileError(f"{flag} {path}: cannot create a file under {parent}")
+
+
+def write_output(path: Path, text: str, flag: str) -> None:
+    from thermostat.local.exceptions import OutputFileError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputFileError(f"{flag} {path}: cannot write: {exc.strerror or exc}") from None
+
+
 def history_path(given: Path | None, name: str, index: int, runs: int) -> Path:
     """``--history-json`` for the last run (earlier runs get ``<stem>.run<N>.json`` beside it)."""
     if given is None:
@@ -92,8 +121,7 @@ def run_command(args: argparse.Namespace) -> int:
     # Not a terminal (make, CI, a pipe): rich would assume 80 columns and truncate the tables.
     console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 150)
     try:
-        if args.targets < 0 or args.runs < 1 or args.interval < 0:
-            raise _usage("--targets must be >= 0, --runs >= 1 and --interval >= 0")
+        check_flags(args)
         if not args.template.is_file():
             raise _usage(f"--template {args.template}: no such file")
         return _run(args, console)
@@ -105,6 +133,20 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Numeric flags argparse only type-checks: each out-of-range value is named."""
+    rules: list[tuple[str, float, int]] = [
+        ("--targets", args.targets, 0), ("--runs", args.runs, 1),
+        ("--interval", args.interval, 0), ("--idle-ttl", args.idle_ttl, 0),
+        ("--account-concurrency", args.account_concurrency, 1), ("--seed", args.seed, 0),
+    ]
+    for flag, value, low in rules:
+        if not math.isfinite(value) or value < low:
+            raise _usage(f"{flag} must be a number >= {low}, got {value}")
+    check_writable(args.output, "--output")
+    check_writable(args.history_json, "--history-json")
+
+
 def _usage(message: str) -> Exception:
     from thermostat.local.exceptions import InputFileError
 
@@ -112,6 +154,7 @@ def _usage(message: str) -> Exception:
 
 
 def _run(args: argparse.Namespace, console: Any) -> int:
+    from thermostat.local.exceptions import OutputFileError
     from thermostat.local.faults import FaultPlan
     from thermostat.local.render import print_run
     from thermostat.local.report import build_view, write_history
@@ -149,21 +192,23 @@ def _run(args: argparse.Namespace, console: Any) -> int:
             run = aws.run(execution_input)
             view = build_view(run.describe, run.events, definition, aws.runtime.records_since(mark))
             path = history_path(args.history_json, run.name, index, args.runs)
-            write_history(path, run.describe, run.events)
+            try:
+                write_history(path, run.describe, run.events)
+            except OSError as exc:
+                raise OutputFileError(f"--history-json {path}: cannot write: {exc.strerror or exc}") from None
             title = "Execution" if index == 0 else f"Execution {index + 1} (+{args.interval * index:.0f} s, fake clock)"
             print_run(console, view, title=title, history_path=path, previous=previous)
             previous = view
             if run.status != "SUCCEEDED":
                 failed = True
                 errors = [r for r in aws.runtime.records_since(mark) if r.error_type]
-                if errors:  # handler output is kept, not printed: show the failing one's tail
+                if errors and errors[-1].log.strip():  # handler output is kept, not printed: show its tail
                     last = errors[-1]
                     console.print(f"Last failed invocation: {last.function} ({last.error_type}); its log ends:")
-                    console.print(last.log[-1500:] or "(empty)", markup=False)
+                    console.print(last.log[-1500:], markup=False)
                 break
             if args.output:
-                args.output.parent.mkdir(parents=True, exist_ok=True)
-                args.output.write_text(json.dumps(run.output, indent=2) + "\n")
+                write_output(args.output, json.dumps(run.output, indent=2) + "\n", "--output")
     console.print(f"Wall time {time.perf_counter() - started:.1f} s"
                   + (f"; output written to {args.output}" if args.output and not failed else ""))
     return 1 if failed else 0

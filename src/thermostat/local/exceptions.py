@@ -23,6 +23,10 @@ class InputFileError(LocalAwsError):
     """A file given on the command line is missing or is not what it should be."""
 
 
+class OutputFileError(LocalAwsError):
+    """An output file (``--output``, ``--history-json``) cannot be written; the message names the flag."""
+
+
 class TraceSeedError(LocalAwsError):
     """The trace used to seed CloudWatch history is missing or malformed."""
 

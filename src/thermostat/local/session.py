@@ -187,6 +187,23 @@ class LocalAws:
                             self.stack.account_id)
             self.extra.append(copy)
 
+    def add_function(self, name: str, code_dir: Path, handler: str = "app.handler",
+                     tags: dict[str, str] | None = None, reserved_concurrency: int | None = None) -> str:
+        """Deploy one more function (e.g. a test's own target) from a code directory; returns its ARN.
+
+        It gets the demo targets' runtime, memory, timeout and environment, no layer (``thermostat_target``
+        is importable from the project), and runs on the local runtime like every template function.
+        """
+        assert self.deployment is not None, "use LocalAws as a context manager"
+        base = next(iter(self.demo_targets()), None) or next(iter(self.stack.functions.values()))
+        fn = replace(base, logical_id=name, name=name, code_dir=code_dir, handler=handler, layers=(), layer_dirs=(),
+                     tags=dict(tags or {}), reserved_concurrency=reserved_concurrency, auto_publish_alias=None,
+                     arn=base.arn.rsplit(":", 1)[0] + f":{name}",
+                     environment={**base.environment, "POWERTOOLS_SERVICE_NAME": name})
+        client = boto3.client("lambda", region_name=self.stack.region)
+        return create_function(client, fn, self.deployment.role_arn, {}, self.runtime, self.stack.region,
+                               self.stack.account_id)
+
     # --- executions ----------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:
         """Move the fake clock (idle reclaim counts it; handlers still see real time)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -34,6 +35,8 @@ def _number(kind: type, low: float, what: str) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if value < low:
             raise argparse.ArgumentTypeError(f"{text!r} must be ≥ {low:g}")
         return value
@@ -70,8 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--ping-hold-ms", type=_number(float, 0.0, "a number"), default=100.0,
                      help="hold of a fixed:N ping (workflow pings hold until release_at)")
     sim.add_argument("--workflow-hold-ms", type=_number(float, 0.0, "a number"),
-                     help="hold of a workflow ping (thermostat/reactive/oracle); default min(lead, max hold) "
-                          "of PlanSettings = 1500")
+                     help="hold of a workflow ping (thermostat/reactive/oracle); default WarmOptions.send_ahead_ms "
+                          "= 400 (Warm Batch fires that long before release_at)")
     sim.add_argument("--max-warm", type=_number(int, 0, "a whole number"),
                      help=f"per-target max of the thermostat (default {DiscoverySettings.max_warm})")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,6 +109,8 @@ def select(trace: tr.Trace, args: argparse.Namespace) -> tr.Trace:
         spec: str = args.functions
         wanted = (tr.read_id_file(Path(spec[1:])) if spec.startswith("@")
                   else [part.strip() for part in spec.split(",") if part.strip()])
+        if not wanted:
+            raise CliError(f"--functions {spec!r}: no function id given")
         trace = tr.filter_ids(trace, wanted)
     if args.min_rate:
         trace = tr.filter_min_rate(trace, args.min_rate)
@@ -116,6 +121,19 @@ def select(trace: tr.Trace, args: argparse.Namespace) -> tr.Trace:
     return trace
 
 
+def check_writable(path: Path | None, flag: str) -> None:
+    """Fail before the replay (which can take a minute) when an output file cannot be written."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise CliError(f"{flag} {path}: is a directory")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise CliError(f"{flag} {path}: cannot create a file under {parent}")
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     try:
@@ -124,6 +142,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise CliError(f"--policies: {exc}") from None
     if args.plot and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot: {str(args.plot)!r} must end in .png")
+    check_writable(args.json, "--json")
+    check_writable(args.plot, "--plot")
     try:
         trace = select(load_trace(args.trace, allow_missing=args.allow_missing), args)
     except TraceFormatError as exc:
@@ -147,13 +167,19 @@ def run_simulate(args: argparse.Namespace) -> int:
     summary = summarize(trace, policies, results, settings, per_policy)
     none_cold = sum(r.outcomes["none"].cold_starts for r in results)
     doc = document(trace, settings, summary, none_cold, wall)
-    print_report(doc, Console())
+    print_report(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
     if args.json:
-        write_json(doc, args.json)
+        try:
+            write_json(doc, args.json)
+        except OSError as exc:
+            raise CliError(f"--json {args.json}: cannot write: {exc.strerror or exc}") from None
     if args.plot:
         from thermostat.sim.plot import plot
 
-        plot(doc, args.plot)
+        try:
+            plot(doc, args.plot)
+        except OSError as exc:
+            raise CliError(f"--plot {args.plot}: cannot write: {exc.strerror or exc}") from None
     return 0
 
 

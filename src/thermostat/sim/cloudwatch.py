@@ -29,6 +29,8 @@ REQUIRED = ("function", "timestamp", "invocations")
 NUMERIC = ("memory_mb", "invocations", "concurrent_executions", "duration_avg_ms", "throttles", "warm_pings",
            "real_invocations")
 DEFAULT_DURATION_MS = 100.0
+COUNTS = ("invocations", "concurrent_executions", "throttles", "warm_pings", "real_invocations")
+MEMORY_RANGE = (128, 10_240)  # MB, what Lambda accepts
 
 
 def is_export(path: Path) -> bool:
@@ -49,11 +51,14 @@ def _column(frame: pd.DataFrame, path: Path, name: str) -> np.ndarray:
     raw = frame[name]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     text = raw.astype(str).str.strip()
-    bad = np.isnan(values) & raw.notna().to_numpy() & (text != "").to_numpy()
+    bad = ~np.isfinite(values) & raw.notna().to_numpy() & (text != "").to_numpy()
     problem = "is not a number"
     if not bad.any():
         bad = values < 0
         problem = "is negative"
+    if not bad.any() and name in COUNTS:
+        bad = ~np.isnan(values) & (values != np.floor(values))
+        problem = "is not a whole count"
     if bad.any():
         row = int(np.argmax(bad))
         raise TraceFormatError(f"{path}, line {row + 2}, column {name!r}: {str(raw.iat[row])!r} {problem}")
@@ -89,6 +94,12 @@ def read_export(path: Path) -> Trace:
     epoch_ms = ((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy(dtype=np.int64)
     minute = epoch_ms // 60_000
     values = {name: _column(frame, path, name) for name in NUMERIC}
+    sizes = values["memory_mb"]
+    off = ~np.isnan(sizes) & ((sizes < MEMORY_RANGE[0]) | (sizes > MEMORY_RANGE[1]))
+    if off.any():
+        row = int(np.argmax(off))
+        raise TraceFormatError(f"{path}, line {row + 2}, column 'memory_mb': {sizes[row]:g} is not a Lambda "
+                               f"memory size ({MEMORY_RANGE[0]}..{MEMORY_RANGE[1]} MB)")
     keys = pd.Series(list(zip(names, minute, strict=True)))
     dupes = keys.duplicated().to_numpy()
     if dupes.any():

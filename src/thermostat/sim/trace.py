@@ -106,6 +106,8 @@ def read_id_file(path: Path) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise TraceFormatError(f"{path}: cannot read the --functions file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TraceFormatError(f"{path}: the --functions file is not UTF-8 text (byte {exc.start})") from None
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 

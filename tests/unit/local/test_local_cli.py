@@ -13,9 +13,17 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize("argv, message", [
     (["--input", "definitely-absent.json"], "InputFileError: --input definitely-absent.json: no such file"),
-    (["--targets", "-1"], "InputFileError: --targets must be >= 0"),
+    (["--targets", "-1"], "InputFileError: --targets must be a number >= 0, got -1"),
     (["--template", "absent.yaml"], "InputFileError: --template absent.yaml: no such file"),
     (["--parameter", "novalue"], "InputFileError: --parameter 'novalue': expected KEY=VALUE"),
+    (["--runs", "0"], "InputFileError: --runs must be a number >= 1, got 0"),
+    (["--interval", "nan"], "InputFileError: --interval must be a number >= 0, got nan"),
+    (["--idle-ttl", "-1"], "InputFileError: --idle-ttl must be a number >= 0, got -1.0"),
+    (["--account-concurrency", "0"], "InputFileError: --account-concurrency must be a number >= 1, got 0"),
+    (["--seed", "-1"], "InputFileError: --seed must be a number >= 0, got -1"),
+    (["--output", "."], "OutputFileError: --output .: is a directory"),
+    (["--history-json", "template.yaml/h.json"], "OutputFileError: --history-json template.yaml/h.json: cannot "
+                                                 "create a file under template.yaml"),
 ])
 def test_bad_cli_input_exits_2_with_a_named_error(argv: list[str], message: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str],
@@ -38,3 +46,29 @@ def test_invalid_json_input_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "in.json").write_text("{nope")
     assert main(["local", "run", "--input", "in.json"]) == 2
     assert "in.json: not valid JSON (line 1, column 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\xa4\x00binary", "in.json: not valid JSON (not UTF-8 text: byte 0)"),
+    (b"", "in.json: not valid JSON (line 1, column 1"),
+])
+def test_an_input_file_that_is_not_json_text_is_named(content: bytes, message: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a binary or empty --input file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    (tmp_path / "in.json").write_bytes(content)
+    # WHEN the command runs THEN it exits 2 naming the file, no traceback
+    assert main(["local", "run", "--input", "in.json"]) == 2
+    err = capsys.readouterr().err
+    assert f"InputFileError: --input {message}" in err and "Traceback" not in err
+
+
+def test_an_input_path_that_is_a_directory_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    (tmp_path / "dir.json").mkdir()
+    assert main(["local", "run", "--input", "dir.json"]) == 2
+    assert "InputFileError: --input dir.json: cannot read: Is a directory" in capsys.readouterr().err

@@ -59,14 +59,20 @@ def test_filters_select_functions_by_trigger_id_file_and_rate(trace_dir: Path, t
     (["--plot", "out.svg"], "CliError: --plot: 'out.svg' must end in .png"),
     (["--functions", "nobody"], "TraceFormatError"),
     (["--min-rate", "1000"], "CliError: no function left"),
+    (["--functions", ","], "CliError: --functions ',': no function id given"),
+    (["--json", "."], "CliError: --json .: is a directory"),
+    (["--plot", "trace/invocations.csv/out.png"], "CliError: --plot trace/invocations.csv/out.png: cannot create"),
 ])
 def test_bad_flags_exit_2_with_a_named_error(trace_dir: Path, args: list[str], message: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                             capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(trace_dir.parent)
     assert main(["simulate", str(trace_dir), "--quiet", *args]) == 2
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["--seed", "-1"], ["--workflow", "fancy"], ["--min-rate", "x"]])
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--workflow", "fancy"], ["--min-rate", "x"],
+                                  ["--idle-minutes", "nan"], ["--init-ms", "inf"], ["--min-rate", "-1"]])
 def test_malformed_flag_values_exit_2_naming_the_flag(trace_dir: Path, args: list[str],
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -78,3 +84,14 @@ def test_malformed_flag_values_exit_2_naming_the_flag(trace_dir: Path, args: lis
 def test_a_broken_trace_exits_2_with_the_trace_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", str(tmp_path / "missing"), "--quiet"]) == 2
     assert "TraceFormatError" in capsys.readouterr().err
+
+
+def test_a_functions_file_that_is_not_text_is_a_trace_error(trace_dir: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN --functions @FILE pointing at binary data
+    ids = tmp_path / "ids.txt"
+    ids.write_bytes(b"f0\n\xb1\xff\n")
+    # WHEN simulate runs THEN it exits 2 naming the file, no traceback
+    assert main(["simulate", str(trace_dir), "--quiet", "--functions", f"@{ids}"]) == 2
+    err = capsys.readouterr().err
+    assert f"TraceFormatError: {ids}: the --functions file is not UTF-8 text" in err and "Traceback" not in err

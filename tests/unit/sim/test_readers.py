@@ -154,6 +154,11 @@ def test_cloudwatch_export_real_requests_exclude_pings_and_memory_comes_from_the
     ("pay,live,2026-11-20T10:01:00Z,1024", "pay,live,2026-11-20T10:02:00Z,1024", "a second row for 'pay:live'"),
     ("pay,live,2026-11-20T10:02:00Z,1024", "pay,live,2026-11-20T10:02:00Z,2048", "mismatched values for 'pay:live'"),
     ("function,qualifier,timestamp", "fn,qualifier,timestamp", "not a CloudWatch export"),
+    ("512,7,3", "512,inf,3", "line 4, column 'invocations': 'inf' is not a number"),
+    ("512,7,3", "512,7.5,3", "line 4, column 'invocations': '7.5' is not a whole count"),
+    ("512,7,3", "512,7,-inf", "line 4, column 'concurrent_executions': '-inf' is not a number"),
+    ("orders,,2026-11-20T10:00:00Z,512", "orders,,2026-11-20T10:00:00Z,0", "line 2, column 'memory_mb': 0 is not a "
+                                                                        "Lambda memory size"),
 ])
 def test_cloudwatch_export_errors_name_line_and_column(tmp_path: Path, old: str, new: str, message: str) -> None:
     path = tmp_path / "export.csv"
