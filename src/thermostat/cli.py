@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from thermostat import __version__
 
@@ -21,6 +23,18 @@ SUBCOMMAND_MODULES = ("thermostat.plan_cli", "thermostat.local.cli", "thermostat
 
 class CliError(Exception):
     """A bad flag or file given on the command line (exit status 2)."""
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why an output file could not be created, checked before a long run starts (None: it can be)."""
+    if path.is_dir():
+        return "is a directory"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        return f"cannot create a file under {parent}"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from thermostat.cli import unwritable_reason
 
 DEFAULT_INPUT = Path("events/manual-run.json")
 DEFAULT_OUT_DIR = Path("out")
@@ -85,15 +86,9 @@ def check_writable(path: Path | None, flag: str) -> None:
     """Fail before anything runs when an output file cannot be written (not after a minute of work)."""
     from thermostat.local.exceptions import OutputFileError
 
-    if path is None:
-        return
-    if path.is_dir():
-        raise OutputFileError(f"{flag} {path}: is a directory")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputFileError(f"{flag} {path}: cannot create a file under {parent}")
+    reason = None if path is None else unwritable_reason(path)
+    if reason is not None:
+        raise OutputFileError(f"{flag} {path}: {reason}")
 
 
 def write_output(path: Path, text: str, flag: str) -> None:

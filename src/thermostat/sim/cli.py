@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from thermostat.cli import CliError
+from thermostat.cli import CliError, unwritable_reason
 from thermostat.config import DiscoverySettings
 from thermostat.exceptions import ConfigurationError, TraceFormatError
 from thermostat.sim import trace as tr
@@ -123,15 +123,9 @@ def select(trace: tr.Trace, args: argparse.Namespace) -> tr.Trace:
 
 def check_writable(path: Path | None, flag: str) -> None:
     """Fail before the replay (which can take a minute) when an output file cannot be written."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise CliError(f"{flag} {path}: is a directory")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise CliError(f"{flag} {path}: cannot create a file under {parent}")
+    reason = None if path is None else unwritable_reason(path)
+    if reason is not None:
+        raise CliError(f"{flag} {path}: {reason}")
 
 
 def run_simulate(args: argparse.Namespace) -> int:
