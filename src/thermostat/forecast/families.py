@@ -199,6 +199,71 @@ class Intermittent(_Stateless):
         return int(fitted.params[0])
 
 
+class Renewal(_Stateless):
+    """Sparse, timer-driven or bursty series: P(traffic next window | windows since the last traffic).
+
+    Each window is binned by its *age* (windows since the last one with traffic: 1, 2, ... params[1],
+    then one bin for anything older or never); P(traffic | age bin) is the share of the history's
+    windows of that age that had traffic, shrunk towards the overall share with the weight of
+    ``params[2]`` windows. A 15-minute timer gives P = 1 at age 3 and ~0 elsewhere; a burst gives a
+    high P right after traffic. The upper quantile is :class:`Intermittent`'s mixture at that P, over
+    the non-zero peaks of the whole history (``params[0]`` windows).
+    """
+
+    name = "renewal"
+
+    @staticmethod
+    def _ages(active: np.ndarray, cap: int) -> np.ndarray:
+        """Age bin of each window i from active[:i]; one more entry: the window after the last.
+
+        Ages 1..cap have a bin each; older ones share bins that double in length (cap+1 .. 2 cap,
+        .. 4 cap, .. 8 cap), then one bin for anything older or no traffic yet."""
+        n = len(active)
+        index = np.arange(n + 1)
+        last = np.where(np.concatenate(([False], active)), index, -1)
+        last = np.maximum.accumulate(last)  # 1 + index of the last active window before i, or -1
+        age = np.where(last < 0, 16 * cap, index - last + 1)
+        edges = np.array([cap, 2 * cap, 4 * cap, 8 * cap])
+        return np.where(age <= cap, age, cap + 1 + np.searchsorted(edges, age, side="left") - 1)
+
+    def _probabilities(self, y: np.ndarray, params: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(P(traffic) at every origin 0..n from the windows before it, age bins of 0..n)."""
+        cap, prior = int(params[1]), params[2]
+        active = y > 0
+        ages = self._ages(active, cap)
+        origins = np.arange(len(y) + 1)
+        # windows of each age bin, and those with traffic, strictly before each origin (row 0: none)
+        onehot = np.zeros((len(y) + 1, cap + 5))
+        onehot[origins[1:], ages[:-1]] = 1.0
+        seen = np.cumsum(onehot, axis=0)
+        hits = np.cumsum(onehot * np.concatenate(([False], active))[:, None], axis=0)
+        overall = np.concatenate(([0.0], np.cumsum(active))) / np.maximum(origins, 1)
+        p = (hits[origins, ages] + prior * overall) / (seen[origins, ages] + prior)
+        return p, ages
+
+    def backtest(self, y: np.ndarray, t0: int, q: float, params: tuple[float, ...]) -> Backtest | None:
+        k = int(params[0])
+        p, _ = self._probabilities(y[max(0, t0 - k) :], params)
+        p = p[len(p) - 1 - (len(y) - t0) : len(p) - 1]
+        train = y[max(0, t0 - k) : t0]
+        upper = INTERMITTENT._mixture_quantile(p, np.sort(train[train > 0]), q)
+        return Backtest(upper, Fitted(self.name, params))
+
+    def probability(self, fitted: Fitted, y: np.ndarray) -> float:
+        recent = y[-int(fitted.params[0]) :]
+        return float(self._probabilities(recent, fitted.params)[0][-1]) if len(recent) else 0.0
+
+    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
+        recent = y[-int(fitted.params[0]) :]
+        p = self.probability(fitted, y)
+        nonzero = np.sort(recent[recent > 0])
+        upper = float(INTERMITTENT._mixture_quantile(np.array([p]), nonzero, q)[0])
+        return upper, p * (float(nonzero.mean()) if len(nonzero) else 1.0)
+
+    def need(self, fitted: Fitted) -> int:
+        return int(fitted.params[0])
+
+
 def ceil_desired(upper: float) -> int:
     """Integer environments to keep warm: ceil(upper quantile), >= 0 (tolerant of float noise)."""
     if not math.isfinite(upper):
@@ -210,3 +275,4 @@ RECENT_MAX = RecentMax()
 RECENT_QUANTILE = RecentQuantile()
 SEASONAL_NAIVE = SeasonalNaive()
 INTERMITTENT = Intermittent()
+RENEWAL = Renewal()

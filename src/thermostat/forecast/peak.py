@@ -22,6 +22,7 @@ from thermostat.forecast.families import (
     INTERMITTENT,
     RECENT_MAX,
     RECENT_QUANTILE,
+    RENEWAL,
     SEASONAL_NAIVE,
     Family,
     Fitted,
@@ -29,16 +30,19 @@ from thermostat.forecast.families import (
 )
 from thermostat.forecast.history import TargetHistory, points_per_window, window_peaks
 from thermostat.forecast.pings import real_concurrency, recent_real, typical_duration
+from thermostat.forecast.reasons import describe
 from thermostat.forecast.selection import Clock, select
 
 SURPRISE_MS = 30 * 60000  # a surprise re-selects only if the model is at least this old
 MAX_ADVANCE_WINDOWS = 288  # a memo further behind than this re-selects instead of catching up
 STATSMODELS_RETRY_MS = 24 * 3600_000  # statsmodels that lost a backtest are not refitted for a day
 SMALL_PERIODS = 64  # catching up on at most this many periods uses the plain-Python ping removal
+MISS_MIN = 2  # re-select once the windows it under-covered since its selection reach this many ...
+MISS_FACTOR = 2.0  # ... and this multiple of the 1 - q share it promised (a model that over-promised)
 
 FAMILIES: dict[str, Family] = {
     family.name: family
-    for family in (RECENT_MAX, RECENT_QUANTILE, SEASONAL_NAIVE, INTERMITTENT, smooth.ETS, smooth.SARIMAX)
+    for family in (RECENT_MAX, RECENT_QUANTILE, SEASONAL_NAIVE, INTERMITTENT, RENEWAL, smooth.ETS, smooth.SARIMAX)
 }
 FAMILIES["holt_winters"] = smooth.holt_winters(0)  # predict/advance read the season from the params
 
@@ -55,12 +59,17 @@ class ModelMemo:
     selected_at_ms: int  # "now" when the backtest ran
     refit_at_ms: int  # re-select at or after this time
     state_end_ms: int  # end of the last window the model has seen (forecasts start here)
+    pad: int  # periods of that window not reported yet (read as 0; re-read on the next call)
     last_desired: int  # what it asked for the window starting at state_end_ms
     peaks: np.ndarray  # the last window peaks of real concurrency the model reads (up to state_end_ms)
     typical_duration_ms: float | None  # real duration used to de-ping new periods (from the selection)
     scores: tuple[tuple[str, float], ...] = ()  # backtest losses at selection, for reasons and benches
     selections: int = 1  # how many selections this memo's lineage has run (bench/diagnostics)
     statsmodels_lost_at_ms: int | None = None  # statsmodels fitted and lost then: not retried for a day
+    windows_seen: int = 0  # windows forecast since the selection, and how many of them it under-covered
+    misses: int = 0
+    active_at_selection: int = 0  # windows with real traffic in the history it was selected on ...
+    active: int = 0  # ... and since then (the evidence doubled: re-select)
 
 
 def forecast_peak(
@@ -88,24 +97,31 @@ def forecast_peak(
         history = history.before(now_ms)
     now = history.end_ms if now_ms is None else now_ms
     per_window = points_per_window(history.period_s, horizon)
-    window_ms = per_window * history.period_s * 1000
+    period_ms = history.period_s * 1000
+    window_ms = per_window * period_ms
     window_minutes = max(1, round(window_ms / 60000))
-    h = 1 + max(0, now - history.end_ms) // window_ms
+    # Windows end at `now`, not at the last datapoint: the window to cover is [now, now + horizon), so a
+    # season ago (or an age ago) means the same minutes. Periods not reported yet (the metrics' lag)
+    # read as 0 in the last, partial window; a lag of whole windows forecasts further ahead.
+    lag = max(0, now - history.end_ms) // period_ms
+    pad, h = int(lag % per_window), 1 + int(lag // per_window)
+    end_ms = history.end_ms + pad * period_ms
     prior = memo.selections if memo is not None else 0
 
     history_minutes = history.points * history.period_s / 60
     if history_minutes < settings.min_history_minutes:
         return _fallback(history, settings, now, history_minutes, prior)
     # a reusable memo comes from a real selection, so this history has data: skip that scan per tick
-    if memo is not None and _reusable(memo, history, settings, use_statsmodels, now, window_ms):
-        reused = _reuse(memo, history, per_window, window_ms, window_minutes, q, h, now)
+    if memo is not None and _reusable(memo, history, settings, use_statsmodels, now, window_ms, end_ms):
+        reused = _reuse(memo, history, per_window, window_ms, window_minutes, q, h, now, pad)
         if reused is not None:
             return reused
     if not _has_data(history):
         return _fallback(history, settings, now, history_minutes, prior)
 
     typical = typical_duration(history)
-    y = window_peaks(real_concurrency(history, typical_duration_ms=typical), per_window)
+    real = real_concurrency(history, typical_duration_ms=typical)
+    y = window_peaks(np.concatenate((real, np.zeros(pad))) if pad else real, per_window)
     lost_at = memo.statsmodels_lost_at_ms if memo is not None else None
     retry = lost_at is None or now - lost_at >= STATSMODELS_RETRY_MS
     choice = select(
@@ -116,7 +132,7 @@ def forecast_peak(
         budget_s=settings.max_seconds_per_target if budget_s is None else budget_s,
         clock=clock,
     )
-    info = _info(choice.family, choice.fitted, y, q, h, window_minutes, choice.note)
+    info = describe(choice.family, choice.fitted, y, q, h, window_minutes, choice.note)
     interval_ms = int(min(max(history_minutes, settings.min_history_minutes), refit_minutes) * 60000)
     new_memo = ModelMemo(
         fitted=choice.fitted,
@@ -126,12 +142,15 @@ def forecast_peak(
         use_statsmodels=use_statsmodels,
         selected_at_ms=now,
         refit_at_ms=now + interval_ms,
-        state_end_ms=history.end_ms,
+        state_end_ms=end_ms,
         last_desired=info["desired"],
+        pad=pad,
         peaks=y[-_keep(choice.family, choice.fitted, window_minutes) :].copy(),
         typical_duration_ms=typical,
         scores=choice.scores,
         selections=prior + 1,
+        active_at_selection=int(np.count_nonzero(y)),
+        active=int(np.count_nonzero(y)),
         statsmodels_lost_at_ms=(now if not choice.family.recursive else None) if choice.statsmodels_tried else lost_at,
     )
     return info, new_memo
@@ -151,28 +170,45 @@ def _reuse(
     q: float,
     h: int,
     now: int,
+    pad: int,
 ) -> tuple[models.ForecastInfo, ModelMemo] | None:
-    """The per-tick path: de-ping only the new periods, append their peaks, forecast. None = re-select."""
-    new = (history.end_ms - memo.state_end_ms) // window_ms
+    """The per-tick path: de-ping only the new periods (and the unreported tail of the last window),
+    append their peaks, forecast. None = re-select."""
+    end_ms = history.end_ms + pad * history.period_s * 1000
+    new = (end_ms - memo.state_end_ms) // window_ms
     family = FAMILIES[memo.fitted.family]
     y = memo.peaks
     if new >= len(y):
         return None
+    seen, misses, active = memo.windows_seen, memo.misses, memo.active
     if new:
-        periods = new * per_window
+        redo = 1 if memo.pad else 0  # the last window was partial: read it again, whole
+        periods = (new + redo) * per_window - pad
         if periods <= SMALL_PERIODS:
             values = np.array(recent_real(history, periods, memo.typical_duration_ms))
         else:
             values = real_concurrency(history, typical_duration_ms=memo.typical_duration_ms)[-periods:]
         if len(values) < periods:
             return None
-        fresh = values.reshape(new, per_window).max(axis=1) if per_window > 1 else values
-        if _surprise(float(fresh[0]), memo.last_desired) and now - memo.selected_at_ms >= SURPRISE_MS:
+        if pad:
+            values = np.concatenate((values, np.zeros(pad)))
+        peaks = values.reshape(new + redo, per_window).max(axis=1) if per_window > 1 else values
+        if redo:
+            y = np.concatenate((y[:-1], peaks[:1]))
+        fresh = peaks[redo:]
+        seen, misses = seen + 1, misses + int(float(fresh[0]) > memo.last_desired)
+        active += int(np.count_nonzero(fresh))
+        if now - memo.selected_at_ms >= SURPRISE_MS and (
+            _surprise(float(fresh[0]), memo.last_desired)
+            or _over_promised(misses, seen, q)
+            or active >= 2 * max(memo.active_at_selection, 1)
+        ):
             return None
         y = np.concatenate((y, fresh))[-len(y) :]
     fitted = family.advance(memo.fitted, y[len(y) - new :]) if family.recursive and new else memo.fitted
-    info = _info(family, fitted, y, q, h, window_minutes)
-    return info, replace(memo, fitted=fitted, state_end_ms=history.end_ms, last_desired=info["desired"], peaks=y)
+    info = describe(family, fitted, y, q, h, window_minutes)
+    return info, replace(memo, fitted=fitted, state_end_ms=end_ms, pad=pad, last_desired=info["desired"], peaks=y,
+                         windows_seen=seen, misses=misses, active=active)
 
 
 def _has_data(history: TargetHistory) -> bool:
@@ -190,8 +226,9 @@ def _reusable(
     use_statsmodels: bool,
     now: int,
     window_ms: int,
+    end_ms: int,
 ) -> bool:
-    behind = history.end_ms - memo.state_end_ms
+    behind = end_ms - memo.state_end_ms
     return (
         memo.fitted.family in FAMILIES
         and memo.quantile == settings.quantile
@@ -209,52 +246,9 @@ def _surprise(observed: float, asked: int) -> bool:
     return observed >= max(2 * asked, asked + 2)
 
 
-def _pq(q: float) -> str:
-    return f"p{q * 100:.3g}"
-
-
-def _info(
-    family: Family, fitted: Fitted, y: np.ndarray, q: float, h: int, window_minutes: int, note: str = ""
-) -> models.ForecastInfo:
-    upper, point = family.predict(fitted, y, q, h)
-    desired = ceil_desired(upper)
-    per_hour = max(1, round(60 / window_minutes))
-    recent = y[-per_hour:]
-    peak = float(recent.max()) if len(recent) else 0.0
-    suffix = f" ({note})" if note else ""
-    if family is INTERMITTENT:
-        p = INTERMITTENT.probability(fitted, y)
-        if not (y[-int(fitted.params[0]) :] > 0).any():
-            reason = f"no real traffic in the last {_hours(len(y), window_minutes)}: nothing to keep warm"
-        elif p < 0.5:
-            verdict = f"keep {desired} warm" if desired else "not worth a warm environment"
-            reason = (
-                f"sparse: traffic in {p:.0%} of recent {window_minutes}-min windows "
-                f"(a {_pq(q)} pays off above {1 - q:.0%}): {verdict}"
-            )
-        else:
-            reason = (
-                f"traffic in {p:.0%} of recent {window_minutes}-min windows; "
-                f"{_pq(q)} of their peaks → {desired}"
-            )
-    elif family is RECENT_MAX:
-        reason = (
-            f"peak {peak:g} in the last hour; {fitted.label} for the next {window_minutes} min: "
-            f"{upper:g} → {desired}"
-        )
-    else:
-        reason = (
-            f"peak {peak:g} in the last hour; {fitted.label or family.name} {_pq(q)} "
-            f"of next {window_minutes} min = {upper:.1f} → {desired}"
-        )
-    return models.ForecastInfo(
-        desired=desired, quantile=q, model=family.name, reason=reason + suffix, point=round(float(point), 3)
-    )
-
-
-def _hours(windows: int, window_minutes: int) -> str:
-    minutes = windows * window_minutes
-    return f"{minutes / 60:g} h" if minutes >= 60 else f"{minutes} min"
+def _over_promised(misses: int, seen: int, q: float) -> bool:
+    """Since its selection the model left far more windows uncovered than the 1 - q it promised."""
+    return misses >= max(MISS_MIN, MISS_FACTOR * (1.0 - q) * seen)
 
 
 def _fallback(
@@ -283,6 +277,7 @@ def _fallback(
         selected_at_ms=now,
         refit_at_ms=now,  # re-evaluate on the next call
         state_end_ms=history.end_ms,
+        pad=0,
         last_desired=desired,
         peaks=np.zeros(0),
         typical_duration_ms=None,

@@ -21,6 +21,7 @@ from thermostat.forecast.families import (
     INTERMITTENT,
     RECENT_MAX,
     RECENT_QUANTILE,
+    RENEWAL,
     SEASONAL_NAIVE,
     Family,
     Fitted,
@@ -33,6 +34,8 @@ STATSMODELS_MIN_TRAIN_HOURS = 6
 STATSMODELS_MIN_ACTIVE = 0.8  # share of training windows with traffic
 STATSMODELS_MIN_DISTINCT = 4  # distinct peak values: on 0/1/2 series integer baselines cannot be beaten
 INTERMITTENT_HALF_LIFE_HOURS = 6.0
+RENEWAL_AGES_HOURS = 1  # the renewal model tells apart ages up to this long since the last traffic
+RENEWAL_PRIOR = 2.0  # ... and shrinks each age's share towards the overall one with this many windows
 MAX_SEASON = 24  # Holt-Winters seasons longer than this many windows cost too much to fit
 
 Clock = Callable[[], float]
@@ -63,10 +66,13 @@ def baseline_candidates(
         (RECENT_MAX, (1.0,), f"recent-max({span(1, window_minutes)})"),
         (RECENT_MAX, (float(max(2, per_hour // 4)),), f"recent-max({span(max(2, per_hour // 4), window_minutes)})"),
         (RECENT_MAX, (float(per_hour),), f"recent-max({span(per_hour, window_minutes)})"),
+        (RECENT_MAX, (float(3 * per_hour),), f"recent-max({span(3 * per_hour, window_minutes)})"),
         (RECENT_QUANTILE, (float(2 * per_hour),), f"quantile of {span(2 * per_hour, window_minutes)} peaks"),
         (RECENT_QUANTILE, (float(per_day),), f"quantile of {span(per_day, window_minutes)} peaks"),
         (SEASONAL_NAIVE, (float(season),), f"seasonal-naive({span(season, window_minutes)})"),
+        (SEASONAL_NAIVE, (1.0,), "last peak + its step-up quantile"),
         (INTERMITTENT, (float(per_day), half_life), "intermittent"),
+        (RENEWAL, (float(per_day), float(RENEWAL_AGES_HOURS * per_hour), RENEWAL_PRIOR), "renewal"),
     ]
     seen: set[tuple[str, tuple[float, ...]]] = set()
     unique: list[tuple[Family, tuple[float, ...], str]] = []

@@ -80,7 +80,9 @@ def workflow_run_usd(load: TickLoad, forecast_ms: float, settings: SimSettings) 
     queries = load.targets * METRICS_PER_TARGET
     calls = math.ceil(queries / MAX_QUERIES_PER_CALL)
     collect_ms = COLLECT_BASE_MS + COLLECT_MS_PER_CALL * calls
-    batch_ms = plan.lead_ms + plan.max_hold_ms + BATCH_OVERHEAD_MS
+    # a Warm Batch waits for its release time (about the lead), fires send-ahead ms before it, and returns
+    # once the holds end at release: it runs about lead + overhead (waves are spaced by planning's gap)
+    batch_ms = plan.lead_ms + BATCH_OVERHEAD_MS
     warm_ms = load.waves * (plan.lead_ms + plan.max_hold_ms) + (BATCH_OVERHEAD_MS if load.batches else 0.0)
     lambdas = (_lambda(WORKFLOW_MEMORY_MB, collect_ms) + _lambda(FORECAST_MEMORY_MB, FORECAST_BASE_MS + forecast_ms)
                + _lambda(WORKFLOW_MEMORY_MB, PLAN_MS) + _lambda(WORKFLOW_MEMORY_MB, batch_ms, load.batches)

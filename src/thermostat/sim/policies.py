@@ -17,6 +17,7 @@ import numpy.typing as npt
 from thermostat.config import DiscoverySettings, ForecastSettings, PlanSettings
 from thermostat.sim.lifecycle import Lifecycle
 from thermostat.sim.workload import Profile, window_max
+from thermostat.warming import WarmOptions
 
 KINDS = ("none", "fixed", "reactive", "thermostat", "oracle", "provisioned")
 DEFAULT_POLICIES = "none,fixed:1,fixed:8,reactive,thermostat,oracle,provisioned"
@@ -82,7 +83,7 @@ class SimSettings:
     metrics_delay_minutes: int = 1  # the minute that just ended is not in CloudWatch yet (ingestion lag)
     account_unreserved: int = 1000  # per function: each function of the Azure sample has its own owner
     workflow: str = "standard"
-    hold_override_ms: float | None = None  # workflow pings' hold; default min(lead_ms, max_hold_ms)
+    hold_override_ms: float | None = None  # workflow pings' hold; default WarmOptions.send_ahead_ms (capped)
 
     @property
     def tick_minutes(self) -> int:
@@ -90,10 +91,12 @@ class SimSettings:
 
     @property
     def workflow_hold_ms(self) -> float:
-        """Hold of a workflow ping: it arrives right after the batch starts and waits for release_at."""
+        """Hold of a workflow ping: Warm Batch (``thermostat.warming.warm_batch``) waits until
+        ``WarmOptions.send_ahead_ms`` before the shared ``release_at`` and then fires, so each ping holds
+        about that long — never more than the lead or the target's ``max_hold_ms``."""
         if self.hold_override_ms is not None:
             return self.hold_override_ms
-        return float(min(self.plan.lead_ms, self.plan.max_hold_ms))
+        return float(min(WarmOptions().send_ahead_ms, self.plan.lead_ms, self.plan.max_hold_ms))
 
     def hold_ms(self, policy: Policy) -> float:
         return self.workflow_hold_ms if policy.kind in WORKFLOW_KINDS else self.baseline_hold_ms
