@@ -56,10 +56,40 @@ def hw_forecast(params: tuple[float, ...], state: tuple[float, ...], h: int) -> 
     return state[0] + damp * state[1] + season
 
 
-class HoltWinters:
-    """``ets``: ETS(A,Ad,N) (damped additive trend); ``holt_winters``: additive hourly season."""
+class _Recursive:
+    """What the statsmodels-fitted families share: a fit, then the same plain-Python recursion for the
+    backtest, the per-tick forecast and advancing the state with new windows."""
 
+    name: str
     recursive = True
+
+    def fit(self, train: np.ndarray) -> tuple[tuple[float, ...], list[float]]:
+        raise NotImplementedError
+
+    def run(self, params: tuple[float, ...], state: list[float], values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forecast(self, params: tuple[float, ...], state: tuple[float, ...], h: int) -> float:
+        raise NotImplementedError
+
+    def backtest(self, y: np.ndarray, t0: int, q: float, params: tuple[float, ...]) -> Backtest | None:
+        return _backtest(self, y, t0, q)
+
+    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
+        point = self.forecast(fitted.params, fitted.state, h)
+        return max(point + fitted.resid_q, 0.0), point
+
+    def need(self, fitted: Fitted) -> int:
+        return 0
+
+    def advance(self, fitted: Fitted, new: np.ndarray) -> Fitted:
+        state = list(fitted.state)
+        self.run(fitted.params, state, new)
+        return Fitted(fitted.family, fitted.params, fitted.resid_q, tuple(state), fitted.label)
+
+
+class HoltWinters(_Recursive):
+    """``ets``: ETS(A,Ad,N) (damped additive trend); ``holt_winters``: additive hourly season."""
 
     def __init__(self, name: str, trend: bool, season: int) -> None:
         self.name = name
@@ -101,21 +131,6 @@ class HoltWinters:
     def forecast(self, params: tuple[float, ...], state: tuple[float, ...], h: int) -> float:
         return hw_forecast(params, state, h)
 
-    def backtest(self, y: np.ndarray, t0: int, q: float, params: tuple[float, ...]) -> Backtest | None:
-        return _backtest(self, y, t0, q)
-
-    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
-        point = self.forecast(fitted.params, fitted.state, h)
-        return max(point + fitted.resid_q, 0.0), point
-
-    def need(self, fitted: Fitted) -> int:
-        return 0
-
-    def advance(self, fitted: Fitted, new: np.ndarray) -> Fitted:
-        state = list(fitted.state)
-        self.run(fitted.params, state, new)
-        return Fitted(fitted.family, fitted.params, fitted.resid_q, tuple(state), fitted.label)
-
 
 # --- SARIMAX(1,0,1) with a constant: y_t = c + phi*y_{t-1} + e_t + theta*e_{t-1} --------------------
 # params = (c, phi, theta); state = (previous value, previous one-step error)
@@ -124,9 +139,8 @@ class HoltWinters:
 UNCONSTRAINED = {"enforce_stationarity": False, "enforce_invertibility": False}
 
 
-class Sarimax:
+class Sarimax(_Recursive):
     name = "sarimax"
-    recursive = True
 
     def fit(self, train: np.ndarray) -> tuple[tuple[float, ...], list[float]]:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -161,23 +175,8 @@ class Sarimax:
             forecast = c + phi * forecast
         return forecast
 
-    def backtest(self, y: np.ndarray, t0: int, q: float, params: tuple[float, ...]) -> Backtest | None:
-        return _backtest(self, y, t0, q)
 
-    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
-        point = self.forecast(fitted.params, fitted.state, h)
-        return max(point + fitted.resid_q, 0.0), point
-
-    def need(self, fitted: Fitted) -> int:
-        return 0
-
-    def advance(self, fitted: Fitted, new: np.ndarray) -> Fitted:
-        state = list(fitted.state)
-        self.run(fitted.params, state, new)
-        return Fitted(fitted.family, fitted.params, fitted.resid_q, tuple(state), fitted.label)
-
-
-def _backtest(family: HoltWinters | Sarimax, y: np.ndarray, t0: int, q: float) -> Backtest | None:
+def _backtest(family: _Recursive, y: np.ndarray, t0: int, q: float) -> Backtest | None:
     """Fit on y[start:t0], run the recursion over y[start:], score origins t0..n-1 (no refit inside)."""
     start = max(0, t0 - MAX_FIT_WINDOWS)
     try:
