@@ -96,7 +96,7 @@ def build_queries(targets: Sequence[models.TargetMetrics], period_s: int) -> lis
         for metric in METRICS:
             dims = [{"Name": "FunctionName", "Value": target["function"]}]
             if metric.qualified and target["qualifier"] is not None:
-                dims.append({"Name": "Resource", "Value": f"{target['function']}:{target['qualifier']}"})
+                dims.append({"Name": "Resource", "Value": models.target_label(target["function"], target["qualifier"])})
             queries.append({
                 "Id": query_id(index, metric),
                 "MetricStat": {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,

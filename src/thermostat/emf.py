@@ -2,8 +2,8 @@
 
 Per-target sets carry exactly their own dimensions (``FunctionName``, plus ``Resource`` for an alias or
 version) — no ``service`` dimension, so they line up with ``AWS/Lambda``'s; each is one EMF document.
-Run-level totals go through the handler's ``Metrics`` (flushed by ``@metrics.log_metrics``, with the
-Powertools ``service`` dimension).
+Run-level totals go through the handler's ``Metrics`` (which the handler flushes, with the Powertools
+``service`` dimension).
 """
 
 from __future__ import annotations

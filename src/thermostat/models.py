@@ -34,6 +34,11 @@ class TargetSpec(TypedDict):
     source: Literal["input", "tag", "config"]
 
 
+def target_label(function: str, qualifier: str | None) -> str:
+    """``name`` or ``name:qualifier``: how a target is shown, and its ``Resource`` metric dimension."""
+    return function if qualifier is None else f"{function}:{qualifier}"
+
+
 class Request(TypedDict):
     """Execution input after validation, every default filled in."""
 

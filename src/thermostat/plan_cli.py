@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from thermostat import models
-from thermostat.cli import CliError
+from thermostat.cli import CliError, unwritable_reason
 from thermostat.collect import METRICS, collect
 from thermostat.config import DiscoverySettings, ForecastSettings, PlanSettings, RunSettings
 from thermostat.cost import get_metric_data_usd
@@ -95,9 +95,9 @@ def render(plan: models.PlanState, metrics_requested: int) -> str:
     """A plain table (also readable when piped)."""
     rows = [("target", "model", "forecast", "desired", "would ping", "limited by", "status / reason")]
     for record in plan["plan"]:
-        label = record["function"] + (f":{record['qualifier']}" if record["qualifier"] else "")
-        rows.append((label, record["forecast"]["model"], str(record["forecast"]["desired"]), str(record["desired"]),
-                     str(record["requested"]), record["limited_by"] or "-", f"{record['status']}: {record['reason']}"))
+        rows.append((models.target_label(record["function"], record["qualifier"]), record["forecast"]["model"],
+                     str(record["forecast"]["desired"]), str(record["desired"]), str(record["requested"]),
+                     record["limited_by"] or "-", f"{record['status']}: {record['reason']}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
              for row in rows]
@@ -111,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
     import boto3
 
     execution_input = read_input(args.input)
-    if args.json_out is not None and args.json_out.is_dir():
-        raise CliError(f"--json {args.json_out}: is a directory")
+    reason = None if args.json_out is None else unwritable_reason(args.json_out)
+    if reason is not None:
+        raise CliError(f"--json {args.json_out}: {reason}")
     session = boto3.session.Session(region_name=args.region)
     env = stack_settings_env(session, args.stack)
     try:

@@ -55,13 +55,9 @@ def _from_plan(record: models.PlanRecord) -> models.TargetReport:
         "desired": record["desired"], "requested": record["requested"], "distinct_envs": 0, "cold_inits": 0,
         "throttled": 0, "errors": 0, "hold_ms": 0.0, "cost_usd": 0.0, "status": record["status"],
         "reason": record["reason"], "rounds": 1 if record["requested"] > 0 else 0, "envs": [],
+        "memory_mb": record["memory_mb"],
     }
-    report["memory_mb"] = record["memory_mb"]
     return report
-
-
-def label(function: str, qualifier: str | None) -> str:
-    return function if qualifier is None else f"{function}:{qualifier}"
 
 
 def _cause_text(cause: str) -> str:

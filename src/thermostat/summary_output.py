@@ -5,7 +5,9 @@ Pure: :func:`metric_groups` says which metrics to emit; ``thermostat.emf`` emits
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from thermostat import models
 
@@ -21,8 +23,23 @@ class MetricGroup:
     values: tuple[tuple[str, str, float], ...]  # (name, unit, value)
 
 
+# Metrics of a target's report and of the run totals alike: (name, unit, field of TargetReport / Totals).
+SHARED_METRICS = (
+    ("PingsRequested", COUNT, "requested"),
+    ("DistinctEnvironments", COUNT, "distinct_envs"),
+    ("ColdInits", COUNT, "cold_inits"),
+    ("Throttled", COUNT, "throttled"),
+    ("Errors", COUNT, "errors"),
+    ("WarmingCostUSD", NONE, "cost_usd"),
+)
+
+
+def _shared_values(counts: Mapping[str, Any]) -> tuple[tuple[str, str, float], ...]:
+    return tuple((name, unit, float(counts[key])) for name, unit, key in SHARED_METRICS)
+
+
 def _label(report: models.TargetReport) -> str:
-    return report["function"] if report["qualifier"] is None else f"{report['function']}:{report['qualifier']}"
+    return models.target_label(report["function"], report["qualifier"])
 
 
 def _target_line(report: models.TargetReport, width: int) -> str:
@@ -68,23 +85,11 @@ def metric_groups(state: models.ReportState, per_target: bool = True) -> list[Me
         dims: tuple[tuple[str, str], ...] = (("FunctionName", report["function"]),)
         if report["qualifier"] is not None:
             dims += (("Resource", _label(report)),)
-        groups.append(MetricGroup(dims, (
-            ("PingsRequested", COUNT, float(report["requested"])),
-            ("DistinctEnvironments", COUNT, float(report["distinct_envs"])),
-            ("ColdInits", COUNT, float(report["cold_inits"])),
-            ("Throttled", COUNT, float(report["throttled"])),
-            ("Errors", COUNT, float(report["errors"])),
-            ("WarmingCostUSD", NONE, float(report["cost_usd"])),
-        )))
+        groups.append(MetricGroup(dims, _shared_values(report)))
     totals = state["totals"]
     groups.append(MetricGroup((), (
         ("Targets", COUNT, float(totals["targets"])),
-        ("PingsRequested", COUNT, float(totals["requested"])),
-        ("DistinctEnvironments", COUNT, float(totals["distinct_envs"])),
-        ("ColdInits", COUNT, float(totals["cold_inits"])),
-        ("Throttled", COUNT, float(totals["throttled"])),
-        ("Errors", COUNT, float(totals["errors"])),
-        ("WarmingCostUSD", NONE, float(totals["cost_usd"])),
+        *_shared_values(totals),
         ("OrchestrationCostUSD", NONE, float(totals["orchestration_cost_usd"])),
         ("FailedTargets", COUNT, float(sum(r["status"] in ("failed", "throttled", "error") for r in state["targets"]))),
     )))

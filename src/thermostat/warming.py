@@ -219,12 +219,6 @@ def warm_batch(batch: models.WarmBatch, invoke: Invoke, runtime: Runtime,
     if release != batch["release_at_ms"]:
         logger.warning("release_rebased", extra={"batch": batch["batch"], "planned": batch["release_at_ms"],
                                                  "release_at_ms": release, "late_ms": start - batch["release_at_ms"]})
-    # Every batch of the round fires at the same instant, however early its Map iteration started:
-    # pings then hold (and bill) only about send_ahead_ms, yet all of a target's pings overlap.
-    pings = sum(group["count"] for group in batch["pings"])
-    wait_ms = release - send_ahead_ms(options, pings) - runtime.now_ms()
-    if wait_ms > 0:
-        runtime.sleep(wait_ms / 1000.0)
     tallies = [_Tally(group) for group in batch["pings"]]
     jobs: list[tuple[_Tally, bytes]] = []
     for tally in tallies:
@@ -234,6 +228,12 @@ def warm_batch(batch: models.WarmBatch, invoke: Invoke, runtime: Runtime,
                              of=group["of"], release_at_ms=release, max_hold_ms=batch["max_hold_ms"],
                              refresh=batch["refresh"], period_s=batch["period_s"])
             jobs.append((tally, json.dumps(ping, separators=(",", ":")).encode()))
+    # Every batch of the round fires at the same instant, however early its Map iteration started:
+    # pings then hold (and bill) only about send_ahead_ms, yet all of a target's pings overlap.
+    # (The payloads are built above, before the wait, so nothing delays the send once it is time.)
+    wait_ms = release - send_ahead_ms(options, len(jobs)) - runtime.now_ms()
+    if wait_ms > 0:
+        runtime.sleep(wait_ms / 1000.0)
     lock = threading.Lock()
 
     def run(job: tuple[_Tally, bytes]) -> None:
@@ -255,21 +255,22 @@ def warm_batch(batch: models.WarmBatch, invoke: Invoke, runtime: Runtime,
         "throttled": sum(o["throttled"] for o in outcomes), "throttled_final": throttled_final,
         "elapsed_ms": round(runtime.now_ms() - start, 1)})
     if jobs and answered == 0 and errors == 0 and throttled_final == len(jobs):
-        names = ", ".join(sorted({_label(t.group) for t in tallies}))
+        names = ", ".join(sorted({models.target_label(t.group["function"], t.group["qualifier"]) for t in tallies}))
         raise TargetThrottledError(
             f"batch {batch['batch']} (round {batch['round']}): all {len(jobs)} pings to {names} stayed "
             f"throttled until the deadline ({sum(o['throttled'] for o in outcomes)} throttle responses)")
     return {"batch": batch["batch"], "round": batch["round"], "results": outcomes}
 
 
-def _label(group: models.PingGroup) -> str:
-    return group["function"] if group["qualifier"] is None else f"{group['function']}:{group['qualifier']}"
-
-
 # --- input -------------------------------------------------------------------------------------------
 
 _BATCH_INTS = ("batch", "round", "release_at_ms", "max_hold_ms", "period_s", "deadline_ms")
 _GROUP_INTS = ("first_slot", "count", "of")
+
+
+def _require_count(value: object, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(path, "must be a non-negative integer")
 
 
 def parse_warm_batch(event: object) -> models.WarmBatch:
@@ -279,8 +280,7 @@ def parse_warm_batch(event: object) -> models.WarmBatch:
     if not isinstance(event.get("run"), str) or not event["run"]:
         raise InvalidInputError("run", "must be a non-empty string")
     for key in _BATCH_INTS:
-        if isinstance(event.get(key), bool) or not isinstance(event.get(key), int) or event[key] < 0:
-            raise InvalidInputError(key, "must be a non-negative integer")
+        _require_count(event.get(key), key)
     if not isinstance(event.get("refresh"), bool):
         raise InvalidInputError("refresh", "must be true or false")
     pings = event.get("pings")
@@ -293,9 +293,7 @@ def parse_warm_batch(event: object) -> models.WarmBatch:
         if group.get("qualifier") is not None and not isinstance(group["qualifier"], str):
             raise InvalidInputError(f"{path}.qualifier", "must be a string or null")
         for key in _GROUP_INTS:
-            value = group.get(key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidInputError(f"{path}.{key}", "must be a non-negative integer")
+            _require_count(group.get(key), f"{path}.{key}")
         if group["first_slot"] + group["count"] > group["of"]:
             raise InvalidInputError(f"{path}.count", "first_slot + count must be <= of")
     return event  # type: ignore[return-value]
