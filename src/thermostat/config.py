@@ -66,6 +66,15 @@ def _float(env: Env, name: str, default: float, low: float, high: float) -> floa
     return value
 
 
+def _warm_bounds(env: Env, min_default: int, max_default: int) -> tuple[int, int]:
+    """THERMOSTAT_MIN_WARM / THERMOSTAT_MAX_WARM, checked together once (every target source uses them)."""
+    low = _int(env, MIN_WARM, min_default, 0, 1000)
+    high = _int(env, MAX_WARM, max_default, 0, 1000)
+    if low > high:
+        raise ConfigurationError(f"{MIN_WARM}={low} is greater than {MAX_WARM}={high}")
+    return low, high
+
+
 def _bool(env: Env, name: str, default: bool) -> bool:
     raw = _get(env, name, "true" if default else "false").lower()
     if raw in ("1", "true", "yes", "on"):
@@ -87,12 +96,13 @@ class DiscoverySettings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> DiscoverySettings:
         env = os.environ if env is None else env
+        min_warm, max_warm = _warm_bounds(env, cls.min_warm, cls.max_warm)
         return cls(
             tag_key=_get(env, TAG_KEY, cls.tag_key),
             tag_value=_get(env, TAG_VALUE, cls.tag_value),
             explicit_targets=parse_explicit_targets(env.get(EXPLICIT_TARGETS, "")),
-            min_warm=_int(env, MIN_WARM, cls.min_warm, 0, 1000),
-            max_warm=_int(env, MAX_WARM, cls.max_warm, 0, 1000),
+            min_warm=min_warm,
+            max_warm=max_warm,
             lookback_minutes=_int(env, LOOKBACK_MINUTES, cls.lookback_minutes, 10, 20160),
         )
 
@@ -112,6 +122,9 @@ def parse_explicit_targets(raw: str) -> tuple[dict[str, object], ...]:
         return tuple(items)
     specs: list[dict[str, object]] = []
     for name in filter(None, (part.strip() for part in raw.split(","))):
+        if name.startswith("arn:"):  # an ARN (maybe with :qualifier): validation splits it
+            specs.append({"function": name})
+            continue
         function, _, qualifier = name.partition(":")
         spec: dict[str, object] = {"function": function}
         if qualifier:
@@ -133,12 +146,13 @@ class RunSettings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> RunSettings:
         env = os.environ if env is None else env
+        min_warm, max_warm = _warm_bounds(env, cls.min_warm, cls.max_warm)
         return cls(
             enabled=_bool(env, ENABLED, cls.enabled),
             quantile=_float(env, QUANTILE, cls.quantile, 0.0, 0.999),
             horizon_minutes=_int(env, HORIZON_MINUTES, cls.horizon_minutes, 1, 60),
-            min_warm=_int(env, MIN_WARM, cls.min_warm, 0, 1000),
-            max_warm=_int(env, MAX_WARM, cls.max_warm, 0, 1000),
+            min_warm=min_warm,
+            max_warm=max_warm,
         )
 
 

@@ -69,7 +69,7 @@ def discover_tagged(tagging: Any, settings: DiscoverySettings) -> list[models.Ta
         for item in page.get("ResourceTagMappingList", []):
             arn = str(item["ResourceARN"])
             specs.append({"function": function_name(arn), "qualifier": None, "min": settings.min_warm,
-                          "max": max(settings.max_warm, settings.min_warm), "source": "tag"})
+                          "max": settings.max_warm, "source": "tag"})
     return specs
 
 
@@ -77,7 +77,7 @@ def configured_targets(settings: DiscoverySettings) -> list[models.TargetSpec]:
     """``THERMOSTAT_TARGETS`` validated with the execution input's rules."""
     try:
         return parse_targets(list(settings.explicit_targets), "THERMOSTAT_TARGETS", "config",
-                             settings.min_warm, max(settings.max_warm, settings.min_warm))
+                             settings.min_warm, settings.max_warm)
     except InvalidInputError as exc:
         raise ConfigurationError(str(exc)) from exc
 

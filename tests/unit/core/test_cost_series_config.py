@@ -70,3 +70,15 @@ def test_explicit_targets_accept_json_or_names() -> None:
     assert parse_explicit_targets('[{"function": "x", "max": 3}]') == ({"function": "x", "max": 3},)
     with pytest.raises(ConfigurationError):
         DiscoverySettings.from_env({"THERMOSTAT_TARGETS": "[not json"})
+
+
+def test_explicit_arns_are_kept_whole_for_validation_to_split() -> None:
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:orders:live"
+    assert parse_explicit_targets(f"a, {arn}") == ({"function": "a"}, {"function": arn})
+
+
+def test_min_warm_above_max_warm_is_rejected_once_for_every_source() -> None:
+    env = {"THERMOSTAT_MIN_WARM": "5", "THERMOSTAT_MAX_WARM": "3"}
+    for settings in (DiscoverySettings, RunSettings):
+        with pytest.raises(ConfigurationError, match="THERMOSTAT_MIN_WARM=5 is greater than THERMOSTAT_MAX_WARM=3"):
+            settings.from_env(env)
