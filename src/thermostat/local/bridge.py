@@ -28,7 +28,9 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.endpoint import convert_to_response_dict
 from botocore.parsers import create_parser
+from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 from werkzeug.exceptions import HTTPException
@@ -90,6 +92,7 @@ def _route(runtime: LocalLambdaRuntime, fn: Any, function_name: str, qualifier: 
     return result.payload
 
 
+_STATUS = {"Event": 202, "DryRun": 204}  # InvocationType -> HTTP status (RequestResponse: 200)
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 
 
@@ -106,9 +109,6 @@ def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_
     match = _INVOKE_PATH.match(params.get("url_path", ""))
     if runtime is None or match is None or not botocore_stubber.enabled or _retries(context.get("client_config")):
         return None
-    from moto.awslambda.utils import get_backend
-    from moto.core import DEFAULT_ACCOUNT_ID
-
     region = str(context.get("client_region") or "us-east-1")
     function_name = unquote(match.group("name"))
     qualifier = (params.get("query_string") or {}).get("Qualifier")
@@ -120,8 +120,7 @@ def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_
             return None
         body: bytes = _route(runtime, fn, function_name, qualifier, params.get("body"), params.get("headers"),
                              headers)
-        status = 202 if (_header(params.get("headers"), "X-Amz-Invocation-Type") == "Event") else 200
-        status = 204 if _header(params.get("headers"), "X-Amz-Invocation-Type") == "DryRun" else status
+        status = _STATUS.get(_header(params.get("headers"), "X-Amz-Invocation-Type") or "", 200)
         headers["content-type"] = "application/json"
     except HTTPException as exc:  # moto's and our own service errors: 404, 429, ...
         status, body = int(exc.code or 500), exc.get_body().encode()

@@ -39,10 +39,6 @@ class OffsetClock:
         with self._lock:
             self._offset += seconds
 
-    @property
-    def offset(self) -> float:
-        return self._offset
-
     def monotonic(self) -> float:
         return time.monotonic() + self._offset
 

@@ -164,9 +164,7 @@ class ExecutionEnvironment:
         self.id = uuid.uuid4().hex[:12]
         self.code = code
         self.version = version
-        self.created_at = created_at
         self.last_used = created_at
-        self.invocations = 0
         self.init_ms: float | None = None
         self.handler: Callable[[Any, Any], Any] | None = None
         self.modules: dict[str, ModuleType] = {}
@@ -192,11 +190,8 @@ class ExecutionEnvironment:
         env.update(code.environment)
         return env
 
-    def context(self, log: list[str] | None = None) -> sandbox.InvocationContext:
-        ctx = sandbox.InvocationContext(environ=self.environ, powertools=self.flags)
-        if log is not None:
-            ctx.log = log
-        return ctx
+    def context(self) -> sandbox.InvocationContext:
+        return sandbox.InvocationContext(environ=self.environ, powertools=self.flags)
 
     def close(self) -> None:
         """The environment is gone (reclaimed, timed out): forget its handler module."""

@@ -158,20 +158,11 @@ class FaultState:
         return "timeout" if self.spec.timeout else "error"
 
 
-def describe(plan: FaultPlan) -> dict[str, Any]:
-    """A JSON-able description (what the CLI prints/records)."""
-    return {
-        "functions": {name: {k: v for k, v in vars(spec).items() if v not in (None, 0, 0.0, False)}
-                      for name, spec in plan.functions.items()},
-        "cloudwatch": {"latency_ms": plan.cloudwatch_latency_ms},
-    }
-
-
 def install_cloudwatch_latency(latency_ms: float) -> Callable[[], None]:
     """Slow CloudWatch down: every ``GetMetricData``/``GetMetricStatistics`` waits ``latency_ms`` first."""
     from moto.cloudwatch.models import CloudWatchBackend
 
-    originals = {name: getattr(CloudWatchBackend, name) for name in ("get_metric_data", "get_metric_statistics")}
+    from thermostat.local.sandbox_patches import wrap_methods
 
     def slowed(original: Callable[..., Any]) -> Callable[..., Any]:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -180,11 +171,4 @@ def install_cloudwatch_latency(latency_ms: float) -> Callable[[], None]:
 
         return call
 
-    for name, original in originals.items():
-        setattr(CloudWatchBackend, name, slowed(original))
-
-    def undo() -> None:
-        for name, original in originals.items():
-            setattr(CloudWatchBackend, name, original)
-
-    return undo
+    return wrap_methods(CloudWatchBackend, ("get_metric_data", "get_metric_statistics"), slowed)

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from thermostat.local import sandbox
@@ -61,7 +61,6 @@ class InvocationRecord:
     log: str
     init_ms: float | None = None
     seq: int = 0  # order of completion, for "the invocations since" queries
-    started_at: float = 0.0  # epoch seconds when the request reached the runtime
 
 
 @dataclass
@@ -71,7 +70,6 @@ class FunctionStats:
     throttles: int = 0
     errors: int = 0
     reclaimed: int = 0
-    environments: set[str] = field(default_factory=set)
 
 
 def split_name(function_name: str, qualifier: str | None) -> tuple[str, str | None]:
@@ -181,7 +179,6 @@ class LocalLambdaRuntime:
             env = pool.pop() if pool else ExecutionEnvironment(code, version, now)
             self._busy[code.name] = self._busy.get(code.name, 0) + 1
             stats.invocations += 1
-            stats.environments.add(env.id)
             return env
 
     def _release(self, env: ExecutionEnvironment, keep: bool) -> None:
@@ -203,7 +200,6 @@ class LocalLambdaRuntime:
                invoked_arn: str | None = None) -> InvokeResult:
         """Run one request. Raises ``KeyError`` for an unknown function and
         :class:`TooManyRequestsException` when throttled."""
-        arrived = time.time()
         name, qual = split_name(function_name, qualifier)
         code = self.functions[name]
         version = LATEST if qual in (None, LATEST) else qual
@@ -230,7 +226,7 @@ class LocalLambdaRuntime:
             stats.errors += int(error_type is not None)
             self.invocations.append(InvocationRecord(name, version, env.id, request_id, cold, duration_ms,
                                                      error_type, log, env.init_ms if cold else None,
-                                                     self.invocation_count, arrived))
+                                                     self.invocation_count))
             self.invocation_count += 1
         return InvokeResult(body, "Unhandled" if error_type else None, version, env.id, cold, log, duration_ms)
 
@@ -247,12 +243,10 @@ class LocalLambdaRuntime:
             time.sleep(fault.spec.latency_ms / 1000.0)
         failure = fault.take_failure() if fault is not None else None
         if failure == "timeout":
-            message = f"RequestId: {request_id} Error: Task timed out after {code.timeout_s:.2f} seconds"
-            return _dump({"errorType": "Sandbox.Timedout", "errorMessage": message}), "Sandbox.Timedout", False
+            return _timed_out(request_id, code.timeout_s)
         deadline = time.monotonic() + code.timeout_s
-        context = _context(env, request_id, deadline, invoked_arn)
+        context = LambdaContext(code, env.version, request_id, deadline, invoked_arn)
         handler: Callable[[Any, Any], Any] = env.handler  # type: ignore[assignment]
-        env.invocations += 1
         try:
             event = json.loads(payload) if payload else {}
             if failure == "error" and fault is not None:
@@ -263,8 +257,7 @@ class LocalLambdaRuntime:
             error = error_payload(exc) | {"requestId": request_id}
             return _dump(error), error["errorType"], True
         if time.monotonic() > deadline:  # a handler thread cannot be killed: report it late, like Lambda
-            message = f"RequestId: {request_id} Error: Task timed out after {code.timeout_s:.2f} seconds"
-            return _dump({"errorType": "Sandbox.Timedout", "errorMessage": message}), "Sandbox.Timedout", False
+            return _timed_out(request_id, code.timeout_s)
         return body, None, True
 
 
@@ -274,8 +267,10 @@ def trace_header() -> str:
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
 
-def _context(env: ExecutionEnvironment, request_id: str, deadline: float, invoked_arn: str) -> LambdaContext:
-    return LambdaContext(env.code, env.version, request_id, deadline, invoked_arn)
+def _timed_out(request_id: str, timeout_s: float) -> tuple[bytes, str, bool]:
+    """Lambda's ``Sandbox.Timedout`` answer; the environment is discarded."""
+    message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+    return _dump({"errorType": "Sandbox.Timedout", "errorMessage": message}), "Sandbox.Timedout", False
 
 
 def _dump(value: Any) -> bytes:

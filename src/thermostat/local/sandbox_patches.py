@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from thermostat.local.sandbox import current
@@ -74,6 +74,20 @@ def patch_powertools() -> Callable[[], None]:
     return undo_all
 
 
+def wrap_methods(owner: type, names: Iterable[str],
+                 wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[], None]:
+    """Replace each named method of ``owner`` by ``wrap(original)``; returns undo (puts the originals back)."""
+    originals = {name: getattr(owner, name) for name in names}
+    for name, original in originals.items():
+        setattr(owner, name, wrap(original))
+
+    def undo() -> None:
+        for name, original in originals.items():
+            setattr(owner, name, original)
+
+    return undo
+
+
 def patch_boto3_sessions() -> Callable[[], None]:
     """On Lambda each environment is a process with its own boto3 default session; here they share one,
     and creating clients on one botocore session from several threads at once is not safe. Client and
@@ -83,8 +97,6 @@ def patch_boto3_sessions() -> Callable[[], None]:
     except ImportError:
         return lambda: None
     lock = threading.RLock()
-    session_cls = boto3.session.Session
-    originals = {name: getattr(session_cls, name) for name in ("client", "resource")}
 
     def locked(original: Callable[..., Any]) -> Callable[..., Any]:
         def create(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -93,14 +105,7 @@ def patch_boto3_sessions() -> Callable[[], None]:
 
         return create
 
-    for name, original in originals.items():
-        setattr(session_cls, name, locked(original))
-
-    def undo() -> None:
-        for name, original in originals.items():
-            setattr(session_cls, name, original)
-
-    return undo
+    return wrap_methods(boto3.session.Session, ("client", "resource"), locked)
 
 
 def patch_code_cache() -> Callable[[], None]:

@@ -32,7 +32,7 @@ from thermostat.local import bridge, sandbox, workarounds
 from thermostat.local.clock import OffsetClock
 from thermostat.local.deploy import Deployment, create_function, deploy
 from thermostat.local.exceptions import ExecutionTimeoutError
-from thermostat.local.faults import FaultPlan
+from thermostat.local.faults import FaultPlan, install_cloudwatch_latency
 from thermostat.local.runtime import DEFAULT_ACCOUNT_LIMIT, DEFAULT_IDLE_TTL_S, LocalLambdaRuntime
 from thermostat.local.seed import SeededTarget, seed_history
 from thermostat.local.template import load_template
@@ -129,8 +129,6 @@ class LocalAws:
         self._undo.append(bridge.install(self.runtime))
         self._undo.append(self.runtime.shutdown)
         if self.config.faults.cloudwatch_latency_ms:
-            from thermostat.local.faults import install_cloudwatch_latency
-
             self._undo.append(install_cloudwatch_latency(self.config.faults.cloudwatch_latency_ms))
         self.deployment = deploy(self.stack, self.runtime)
         self._add_extra_targets(self.config.extra_targets)
@@ -174,18 +172,23 @@ class LocalAws:
 
     def _add_extra_targets(self, count: int) -> None:
         bases = self.demo_targets()
-        if count <= 0 or not bases or self.deployment is None:
+        if count <= 0 or not bases:
             return
         client = boto3.client("lambda", region_name=self.stack.region)
         for i in range(count):
-            base = bases[i % len(bases)]
-            name = f"{self.stack.stack_name}-demo-extra-{i + 1:03d}"
-            copy = replace(base, logical_id=f"ExtraTarget{i + 1:03d}", name=name,
-                           arn=base.arn.rsplit(":", 1)[0] + f":{name}",
-                           environment={**base.environment, "POWERTOOLS_SERVICE_NAME": name})
-            create_function(client, copy, self.deployment.role_arn, {}, self.runtime, self.stack.region,
-                            self.stack.account_id)
+            copy, _ = self._deploy_like(client, bases[i % len(bases)],
+                                        f"{self.stack.stack_name}-demo-extra-{i + 1:03d}",
+                                        logical_id=f"ExtraTarget{i + 1:03d}")
             self.extra.append(copy)
+
+    def _deploy_like(self, client: Any, base: FunctionDef, name: str, **changes: Any) -> tuple[FunctionDef, str]:
+        """Deploy a copy of ``base`` named ``name`` (with ``changes``) onto the local runtime; (it, its ARN)."""
+        assert self.deployment is not None, "use LocalAws as a context manager"
+        fn = replace(base, name=name, arn=base.arn.rsplit(":", 1)[0] + f":{name}",
+                     environment={**base.environment, "POWERTOOLS_SERVICE_NAME": name}, **changes)
+        arn = create_function(client, fn, self.deployment.role_arn, {}, self.runtime, self.stack.region,
+                              self.stack.account_id)
+        return fn, arn
 
     def add_function(self, name: str, code_dir: Path, handler: str = "app.handler",
                      tags: dict[str, str] | None = None, reserved_concurrency: int | None = None) -> str:
@@ -194,15 +197,12 @@ class LocalAws:
         It gets the demo targets' runtime, memory, timeout and environment, no layer (``thermostat_target``
         is importable from the project), and runs on the local runtime like every template function.
         """
-        assert self.deployment is not None, "use LocalAws as a context manager"
         base = next(iter(self.demo_targets()), None) or next(iter(self.stack.functions.values()))
-        fn = replace(base, logical_id=name, name=name, code_dir=code_dir, handler=handler, layers=(), layer_dirs=(),
-                     tags=dict(tags or {}), reserved_concurrency=reserved_concurrency, auto_publish_alias=None,
-                     arn=base.arn.rsplit(":", 1)[0] + f":{name}",
-                     environment={**base.environment, "POWERTOOLS_SERVICE_NAME": name})
         client = boto3.client("lambda", region_name=self.stack.region)
-        return create_function(client, fn, self.deployment.role_arn, {}, self.runtime, self.stack.region,
-                               self.stack.account_id)
+        _, arn = self._deploy_like(client, base, name, logical_id=name, code_dir=code_dir, handler=handler,
+                                   layers=(), layer_dirs=(), tags=dict(tags or {}),
+                                   reserved_concurrency=reserved_concurrency, auto_publish_alias=None)
+        return arn
 
     # --- executions ----------------------------------------------------------------------------------
     def advance(self, seconds: float) -> None:

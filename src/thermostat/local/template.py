@@ -19,7 +19,6 @@ from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
 
-from thermostat.local.environment import FunctionCode
 from thermostat.local.exceptions import TemplateError
 from thermostat.local.intrinsics import Resolver, substitute_definition
 from thermostat.local.template_model import (
@@ -32,7 +31,7 @@ from thermostat.local.template_model import (
     StateMachineDef,
 )
 
-__all__ = ["FunctionCode", "LocalStack", "load_template"]
+__all__ = ["LocalStack", "load_template"]
 
 ACCOUNT_ID = "123456789012"
 SAM_FUNCTION = "AWS::Serverless::Function"
@@ -67,7 +66,7 @@ def _parameter_values(path: Path, declared: Mapping[str, Any], overrides: Mappin
             raw = spec["Default"]
         else:
             raise TemplateError(f"{path}: Parameters.{name} has no Default and no value was given")
-        value = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+        value = _text(raw)
         allowed = spec.get("AllowedValues")
         if allowed is not None and value not in [str(a) for a in allowed]:
             raise TemplateError(f"{path}: Parameters.{name}={value!r} is not one of {allowed}")

@@ -1,5 +1,5 @@
 """Every moto 5.2 workaround of the embedded AWS, in one place. Each one has a test in
-``tests/unit/local/test_workarounds.py`` that shows moto's behaviour without it and AWS's with it.
+``tests/unit/local/test_local_workarounds.py`` that shows moto's behaviour without it and AWS's with it.
 None of them changes what runs on AWS: they patch moto's in-process backends only, while installed.
 
 1. ``cloudwatch_index`` — ``GetMetricData`` scanned every stored datapoint for every period of every
