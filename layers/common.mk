@@ -11,6 +11,16 @@ PIP_TARGET := $(BUILD_PYTHON) -m pip install --quiet --disable-pip-version-check
 	--target "$(LAYER_PY)" --platform manylinux_2_28_x86_64 --implementation cp --python-version 3.13 \
 	--only-binary=:all: --no-compile --upgrade
 
+# A package of the source tree as $(LAYER_PY)/<package>, without stale bytecode. The two layers built from
+# src/ use it (ContentUri: src/, so make runs in a scratch copy of src/): $(call copy_src_package,<package>).
+define copy_src_package
+	test -f $(1)/__init__.py || { echo "run from a copy of src/ (ContentUri: src/)"; exit 1; }
+	rm -rf "$(LAYER_PY)/$(1)"
+	mkdir -p "$(LAYER_PY)"
+	cp -R $(1) "$(LAYER_PY)/"
+	find "$(LAYER_PY)/$(1)" -name __pycache__ -type d -prune -exec rm -rf {} +
+endef
+
 # Bytecode for the runtime: unchecked-hash .pyc are used without stat-ing the source (read-only /opt),
 # and tracebacks show /opt/python/... paths.
 define compile_layer

@@ -22,9 +22,11 @@ from thermostat_target.exceptions import PingError
 from thermostat_target.metrics import emit_invocation
 from thermostat_target.protocol import (
     DEFAULT_MARGIN_MS,
+    ERROR_MALFORMED,
     HARD_HOLD_CAP_MS,
     PING_KEY,
     compute_hold_ms,
+    is_ping,
     make_answer,
     parse_ping,
 )
@@ -88,8 +90,8 @@ class _Responder:
         return (name if isinstance(name, str) else None, version if isinstance(version, str) else None)
 
     def real_event(self, context: Any, cold: bool) -> None:
-        if self.metrics:
-            self._emit(context, ping=False, cold=cold)
+        """The metrics line of a real (non-ping) invocation; callers check ``self.metrics`` first."""
+        self._emit(context, ping=False, cold=cold)
 
     def prepare(self, event: Any, context: Any, cold: bool) -> tuple[float, dict[str, Any]]:
         """Validate and refresh; returns (seconds to hold, answer fields so far). Never raises."""
@@ -101,7 +103,7 @@ class _Responder:
             fields["error"] = exc
             return 0.0, fields
         except Exception as exc:  # parse_ping should never get here; stay safe anyway
-            fields["error"] = PingError("malformed", PING_KEY, f"unreadable ping ({type(exc).__name__})")
+            fields["error"] = PingError(ERROR_MALFORMED, PING_KEY, f"unreadable ping ({type(exc).__name__})")
             return 0.0, fields
         assert ping is not None
         remaining = _remaining_ms(context)
@@ -153,9 +155,6 @@ class _Responder:
             held_ms = (self.clock() - started) * 1000.0
         return self.finish(context, fields, held_ms)
 
-    def after_restore_caches(self) -> list[Refreshable]:
-        return self.caches()
-
 
 def _log_metrics_failure(exc: Exception) -> None:
     import logging
@@ -174,7 +173,7 @@ def _log_rejected(exc: PingError) -> None:
 def _wrap(handler: Handler, responder: _Responder) -> Handler:
     if not callable(handler):
         raise TypeError(f"warm_aware needs a callable handler, got {type(handler).__name__}")
-    snapstart.install(responder.after_restore_caches)
+    snapstart.install(responder.caches)
     begin = runtime.begin_invocation
 
     if is_async_callable(handler):
@@ -182,9 +181,10 @@ def _wrap(handler: Handler, responder: _Responder) -> Handler:
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             event, context = _event_and_context(args, kwargs)
             cold = begin()
-            if type(event) is dict and len(event) == 1 and PING_KEY in event:
+            if is_ping(event):
                 return await responder.answer_async(event, context, cold)
-            responder.real_event(context, cold)
+            if responder.metrics:
+                responder.real_event(context, cold)
             return await handler(*args, **kwargs)
 
         update_wrapper(async_wrapper, handler)
@@ -194,7 +194,7 @@ def _wrap(handler: Handler, responder: _Responder) -> Handler:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         event, context = _event_and_context(args, kwargs)
         cold = begin()
-        if type(event) is dict and len(event) == 1 and PING_KEY in event:
+        if is_ping(event):
             return responder.answer(event, context, cold)
         if responder.metrics:
             responder.real_event(context, cold)

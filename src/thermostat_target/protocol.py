@@ -149,15 +149,10 @@ def make_ping(
     return payload
 
 
-def has_ping_envelope(event: object) -> bool:
-    """True when ``event`` is a dict whose only key is ``"thermostat"`` (a ping, valid or not)."""
-    return type(event) is dict and len(event) == 1 and PING_KEY in event
-
-
 def is_ping(event: object) -> bool:
-    """True when ``warm_aware`` would answer ``event`` itself (a valid ping or one it rejects with an
-    error); False when the user's handler would run."""
-    return has_ping_envelope(event)
+    """True when ``event`` has the ping envelope (a dict whose only key is ``"thermostat"``): ``warm_aware``
+    answers it itself (a valid ping, or one it rejects with an error); False when the user's handler runs."""
+    return type(event) is dict and len(event) == 1 and PING_KEY in event
 
 
 def _int_field(body: Mapping[str, Any], key: str, minimum: int) -> int:
@@ -176,7 +171,7 @@ def parse_ping(event: object) -> Ping | None:
     """``None`` when ``event`` is not a ping (the user's handler runs); a :class:`Ping` when valid;
     raises :class:`PingError` when it has the ping envelope but is malformed, oversized or of an
     unsupported version. Never raises anything else."""
-    if not has_ping_envelope(event):
+    if not is_ping(event):
         return None
     body = event[PING_KEY]  # type: ignore[index]
     if type(body) is not dict:

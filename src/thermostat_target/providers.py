@@ -71,7 +71,7 @@ class _Provider(TTLValue["Any"]):
         if transform not in _TRANSFORMS:
             raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
         self.ident = ident
-        self.transform = transform
+        self.transform: Any = transform  # Any: Powertools types transform as a Literal
         self.client = client
         self.powertools = _use_powertools(backend)
         self._pt_provider: Any = None  # a Powertools provider bound to ``client`` (keeps its session)
@@ -86,10 +86,6 @@ class _Provider(TTLValue["Any"]):
             raise
         except Exception as exc:
             raise ProviderError(f"{self.kind} {self.ident!r}: {type(exc).__name__}: {exc}") from exc
-
-    @property
-    def _pt_transform(self) -> Any:
-        return self.transform
 
     def _fetch(self) -> Any:
         raise NotImplementedError
@@ -123,9 +119,9 @@ class SSMParameter(_Provider):
             if self.client is not None:
                 provider = self._pt_provider or SSMProvider(boto3_client=self.client)
                 self._pt_provider = provider
-                return provider.get(self.ident, transform=self._pt_transform, decrypt=self.decrypt,
+                return provider.get(self.ident, transform=self.transform, decrypt=self.decrypt,
                                     force_fetch=True)
-            return get_parameter(self.ident, transform=self._pt_transform, decrypt=self.decrypt, force_fetch=True)
+            return get_parameter(self.ident, transform=self.transform, decrypt=self.decrypt, force_fetch=True)
         response = self._client("ssm").get_parameter(Name=self.ident, WithDecryption=self.decrypt)
         return _transform(response["Parameter"]["Value"], self.transform)
 
@@ -151,8 +147,8 @@ class Secret(_Provider):
             if self.client is not None:
                 provider = self._pt_provider or SecretsProvider(boto3_client=self.client)
                 self._pt_provider = provider
-                return provider.get(self.ident, transform=self._pt_transform, force_fetch=True)
-            return get_secret(self.ident, transform=self._pt_transform, force_fetch=True)
+                return provider.get(self.ident, transform=self.transform, force_fetch=True)
+            return get_secret(self.ident, transform=self.transform, force_fetch=True)
         response = self._client("secretsmanager").get_secret_value(SecretId=self.ident)
         value = response["SecretString"] if "SecretString" in response else response["SecretBinary"]
         return _transform(value, self.transform)
@@ -186,9 +182,9 @@ class AppConfig(_Provider):
                 provider = self._pt_provider or AppConfigProvider(
                     environment=self.environment, application=self.application, boto3_client=self.client)
                 self._pt_provider = provider
-                return provider.get(self.ident, transform=self._pt_transform, force_fetch=True)
+                return provider.get(self.ident, transform=self.transform, force_fetch=True)
             return get_app_config(self.ident, environment=self.environment, application=self.application,
-                                  transform=self._pt_transform, force_fetch=True)
+                                  transform=self.transform, force_fetch=True)
         client = self._client("appconfigdata")
         if self._token is None:
             self._token = client.start_configuration_session(

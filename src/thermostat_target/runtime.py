@@ -120,11 +120,9 @@ def restore_hooks() -> list[Callable[[], None]]:
 
 def reset(clear_caches: bool = False) -> None:
     """Forget this environment's history (for tests): new env id, cold again, init from now."""
-    global invocations
-    new_environment()
     global restores
+    new_environment()
     restores = 0
-    invocations = 0
     if clear_caches:
         _caches.clear()
         _restore_hooks.clear()
