@@ -70,10 +70,14 @@ def test_parameters_are_described_and_constrained(template, parameters):
 
 @pytest.mark.parametrize("bound", ["MinValue", "MaxValue"])
 def test_every_number_parameter_range_is_accepted_by_config(template, parameters, bound):
-    # GIVEN a Number parameter at its bound, every other parameter at its default
+    # GIVEN a Number parameter at its bound, every other parameter at its default — except that MinWarm and
+    # MaxWarm are checked as a pair (MinWarm <= MaxWarm), so MinWarm's bound comes with MaxWarm's maximum
     numbers = [name for name, spec in parameters.items() if spec["Type"] == "Number" and bound in spec]
     for name in numbers:
-        env = rendered_env(template, {name: str(parameters[name][bound])})
+        overrides = {name: str(parameters[name][bound])}
+        if name == "MinWarm":
+            overrides["MaxWarm"] = str(parameters["MaxWarm"]["MaxValue"])
+        env = rendered_env(template, overrides)
         # THEN every settings class of the functions reads the rendered environment without complaint
         for settings in SETTINGS:
             try:
