@@ -188,12 +188,14 @@ class Intermittent(_Stateless):
         weights = self._weights(len(recent), fitted.params[1])
         return float(weights @ (recent > 0) / weights.sum())
 
-    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
-        p = self.probability(fitted, y)
-        recent = y[-int(fitted.params[0]) :]
+    def mixture(self, p: float, recent: np.ndarray, q: float) -> tuple[float, float]:
+        """(upper, point) of the mixture at P(traffic) = p over the non-zero peaks of ``recent``."""
         nonzero = np.sort(recent[recent > 0])
         upper = float(self._mixture_quantile(np.array([p]), nonzero, q)[0])
         return upper, p * (float(nonzero.mean()) if len(nonzero) else 1.0)
+
+    def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
+        return self.mixture(self.probability(fitted, y), y[-int(fitted.params[0]) :], q)
 
     def need(self, fitted: Fitted) -> int:
         return int(fitted.params[0])
@@ -254,11 +256,7 @@ class Renewal(_Stateless):
         return float(self._probabilities(recent, fitted.params)[0][-1]) if len(recent) else 0.0
 
     def predict(self, fitted: Fitted, y: np.ndarray, q: float, h: int) -> tuple[float, float]:
-        recent = y[-int(fitted.params[0]) :]
-        p = self.probability(fitted, y)
-        nonzero = np.sort(recent[recent > 0])
-        upper = float(INTERMITTENT._mixture_quantile(np.array([p]), nonzero, q)[0])
-        return upper, p * (float(nonzero.mean()) if len(nonzero) else 1.0)
+        return INTERMITTENT.mixture(self.probability(fitted, y), y[-int(fitted.params[0]) :], q)
 
     def need(self, fitted: Fitted) -> int:
         return int(fitted.params[0])

@@ -58,7 +58,7 @@ def pinball(actual: np.ndarray, desired: np.ndarray, q: float) -> tuple[float, f
 
 
 def baseline_candidates(
-    n: int, t0: int, per_hour: int, per_day: int, window_minutes: int
+    t0: int, per_hour: int, per_day: int, window_minutes: int
 ) -> list[tuple[Family, tuple[float, ...], str]]:
     half_life = max(1.0, INTERMITTENT_HALF_LIFE_HOURS * per_hour)
     season = per_day if t0 - per_day >= per_hour else per_hour
@@ -133,7 +133,7 @@ def select(
     choice: tuple[Family, Fitted] | None = None
     scores: list[tuple[str, float]] = []
     note = ""
-    candidates = baseline_candidates(n, t0, per_hour, per_day, window_minutes)
+    candidates = baseline_candidates(t0, per_hour, per_day, window_minutes)
     if use_statsmodels and statsmodels_can_win(y[:t0], per_hour):
         if budget_s <= 0:
             note = "statsmodels skipped: run budget spent"

@@ -28,7 +28,6 @@ from thermostat.forecast.selection import Clock
 logger = logging.getLogger(__name__)
 
 
-
 def settings_for(request: models.Request, settings: ForecastSettings) -> ForecastSettings:
     """The execution input's quantile / horizon_minutes override the function's settings."""
     quantile = request.get("quantile", settings.quantile)

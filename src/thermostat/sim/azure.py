@@ -134,26 +134,33 @@ def read_azure(trace_dir: Path, *, allow_missing: bool = False) -> Trace:
     return trace if keep.all() else trace.subset(keep)
 
 
+def _rows(path: Path, inv_path: Path, frame: pd.DataFrame, column: str, keys: list[str],
+          allow_missing: bool) -> tuple[list[int], np.ndarray]:
+    """The (first) row of ``frame`` whose ``column`` holds each key, and which keys have one; a key
+    without a row fails, unless ``allow_missing`` (then its row is -1 and its function is dropped)."""
+    row_of: dict[str, int] = {}
+    for row, key in enumerate(ids(frame, path, column)):
+        row_of.setdefault(key, row)
+    rows = [row_of.get(key, -1) for key in keys]
+    keep = np.array([row >= 0 for row in rows], dtype=bool)
+    if not allow_missing and not keep.all():
+        index = int(np.argmin(keep))
+        raise TraceFormatError(f"{path}: mismatched ids: no row for {column} {keys[index]!r} "
+                               f"({inv_path.name}, line {index + 2}); --allow-missing drops such functions")
+    return rows, keep
+
+
 def _durations(path: Path, inv_path: Path, functions: list[str], apps: list[str],
                allow_missing: bool) -> tuple[np.ndarray, np.ndarray]:
     frame = read_csv(path)
     require_columns(frame, path, ("HashFunction", *DURATION_COLUMNS))
     table = numeric(frame, path, list(DURATION_COLUMNS), integer=False)
-    row_of: dict[str, int] = {}
-    for row, fid in enumerate(ids(frame, path, "HashFunction")):
-        row_of.setdefault(fid, row)
+    rows, keep = _rows(path, inv_path, frame, "HashFunction", functions, allow_missing)
     dur_apps = ids(frame, path, "HashApp") if "HashApp" in frame.columns else None
     out = np.zeros((len(functions), len(DURATION_COLUMNS)))
-    keep = np.ones(len(functions), dtype=bool)
-    for index, fid in enumerate(functions):
-        found = row_of.get(fid)
-        if found is None:
-            if allow_missing:
-                keep[index] = False
-                continue
-            raise TraceFormatError(f"{path}: mismatched ids: no row for HashFunction {fid!r} "
-                                   f"({inv_path.name}, line {index + 2}); --allow-missing drops such functions")
-        row = found
+    for index, row in enumerate(rows):
+        if row < 0:
+            continue
         if dur_apps is not None and dur_apps[row] != apps[index]:
             raise TraceFormatError(f"{path}, line {row + 2}, column 'HashApp': mismatched ids: {dur_apps[row]!r} "
                                    f"but {inv_path.name}, line {index + 2} says {apps[index]!r}")
@@ -163,25 +170,17 @@ def _durations(path: Path, inv_path: Path, functions: list[str], apps: list[str]
 
 def _memory(path: Path | None, inv_path: Path, functions: list[str], apps: list[str],
             allow_missing: bool) -> tuple[np.ndarray, str, np.ndarray]:
-    keep = np.ones(len(functions), dtype=bool)
     if path is None:
-        return np.full(len(functions), DEFAULT_MEMORY_MB, dtype=np.int64), "default", keep
+        return (np.full(len(functions), DEFAULT_MEMORY_MB, dtype=np.int64), "default",
+                np.ones(len(functions), dtype=bool))
     frame = read_csv(path)
     per_function = "HashFunction" in frame.columns
-    require_columns(frame, path, (("HashFunction",) if per_function else ("HashApp",)) + (MEMORY_COLUMN,))
-    average = numeric(frame, path, [MEMORY_COLUMN], integer=False)[:, 0]
     key_column = "HashFunction" if per_function else "HashApp"
-    row_of: dict[str, int] = {}
-    for row, key in enumerate(ids(frame, path, key_column)):
-        row_of.setdefault(key, row)
+    require_columns(frame, path, (key_column, MEMORY_COLUMN))
+    average = numeric(frame, path, [MEMORY_COLUMN], integer=False)[:, 0]
+    rows, keep = _rows(path, inv_path, frame, key_column, functions if per_function else apps, allow_missing)
     out = np.full(len(functions), DEFAULT_MEMORY_MB, dtype=np.int64)
-    for index, key in enumerate(functions if per_function else apps):
-        found = row_of.get(key)
-        if found is None:
-            if allow_missing:
-                keep[index] = False
-                continue
-            raise TraceFormatError(f"{path}: mismatched ids: no row for {key_column} {key!r} "
-                                   f"({inv_path.name}, line {index + 2}); --allow-missing drops such functions")
-        out[index] = lambda_memory_size(float(average[found]))
+    for index, row in enumerate(rows):
+        if row >= 0:
+            out[index] = lambda_memory_size(float(average[row]))
     return out, "per-function" if per_function else "per-app", keep

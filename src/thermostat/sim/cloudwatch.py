@@ -21,7 +21,14 @@ import pandas as pd
 
 from thermostat.exceptions import TraceFormatError
 from thermostat.sim.azure import read_csv, require_columns
-from thermostat.sim.trace import DEFAULT_MEMORY_MB, DURATION_PERCENTILES, Trace, monotone_table
+from thermostat.sim.trace import (
+    DEFAULT_MEMORY_MB,
+    DURATION_PERCENTILES,
+    LAMBDA_MAX_MEMORY_MB,
+    LAMBDA_MIN_MEMORY_MB,
+    Trace,
+    monotone_table,
+)
 
 COLUMNS = ("function", "qualifier", "timestamp", "memory_mb", "invocations", "concurrent_executions",
            "duration_avg_ms", "throttles", "warm_pings", "real_invocations")
@@ -30,7 +37,6 @@ NUMERIC = ("memory_mb", "invocations", "concurrent_executions", "duration_avg_ms
            "real_invocations")
 DEFAULT_DURATION_MS = 100.0
 COUNTS = ("invocations", "concurrent_executions", "throttles", "warm_pings", "real_invocations")
-MEMORY_RANGE = (128, 10_240)  # MB, what Lambda accepts
 
 
 def is_export(path: Path) -> bool:
@@ -95,11 +101,11 @@ def read_export(path: Path) -> Trace:
     minute = epoch_ms // 60_000
     values = {name: _column(frame, path, name) for name in NUMERIC}
     sizes = values["memory_mb"]
-    off = ~np.isnan(sizes) & ((sizes < MEMORY_RANGE[0]) | (sizes > MEMORY_RANGE[1]))
+    off = ~np.isnan(sizes) & ((sizes < LAMBDA_MIN_MEMORY_MB) | (sizes > LAMBDA_MAX_MEMORY_MB))
     if off.any():
         row = int(np.argmax(off))
         raise TraceFormatError(f"{path}, line {row + 2}, column 'memory_mb': {sizes[row]:g} is not a Lambda "
-                               f"memory size ({MEMORY_RANGE[0]}..{MEMORY_RANGE[1]} MB)")
+                               f"memory size ({LAMBDA_MIN_MEMORY_MB}..{LAMBDA_MAX_MEMORY_MB} MB)")
     keys = pd.Series(list(zip(names, minute, strict=True)))
     dupes = keys.duplicated().to_numpy()
     if dupes.any():

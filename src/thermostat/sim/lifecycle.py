@@ -56,7 +56,6 @@ class EnvPool:
         self.throttles = 0
         self.pings = 0
         self.warming_inits = 0
-        self.created = 0
         self.wasted_ms = 0.0
         self.throttles_by_minute: npt.NDArray[np.int64] | None = (np.zeros(minutes, dtype=np.int64)
                                                                   if minutes else None)
@@ -79,7 +78,6 @@ class EnvPool:
         if self._bucket_count >= self.life.scale_out_limit:
             return False
         self._bucket_count += 1
-        self.created += 1
         return True
 
     def _release(self, t: float) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from thermostat import cost
 from thermostat.sim.costing import anchor_basis_usd, policy_cost, tick_loads
 from thermostat.sim.engine import FunctionResult
 from thermostat.sim.policies import WORKFLOW_KINDS, Policy, SimSettings
@@ -29,7 +30,7 @@ ANCHORS: dict[str, dict[str, float]] = {
 def summarize(trace: Trace, policies: list[Policy], results: list[FunctionResult], settings: SimSettings,
               wall_s: dict[str, float] | None = None) -> dict[str, Any]:
     trace_seconds = trace.minutes * 60.0
-    month = 30 * 86_400 / trace_seconds
+    month = cost.MONTH_SECONDS / trace_seconds
     none_cold = sum(r.outcomes["none"].cold_starts for r in results)
     reference = (Path(trace.source).name, trace.functions, trace.minutes) == REFERENCE_TRACE
     out: dict[str, Any] = {}

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from thermostat import models, planning
-from thermostat.collect import CURRENT_WINDOW_POINTS
+from thermostat.collect import CURRENT_WINDOW_POINTS, latest
 from thermostat.sim.lifecycle import EnvPool
 from thermostat.sim.policies import SimSettings
 from thermostat.sim.workload import Profile
@@ -111,12 +111,10 @@ class ThermostatTarget:
         desired = info["desired"]
         if desired <= 0 and s.discovery.min_warm <= 0:
             return 0  # what allocate() returns for it, without building the documents
-        current = 0
-        for minute_back in range(hi - 1, max(lo, hi - CURRENT_WINDOW_POINTS) - 1, -1):
-            value = float(v.concurrency[minute_back])
-            if not math.isnan(value):
-                current = int(value)
-                break
+        # Collect Metrics' current_concurrency: the latest datapoint among the last few minutes
+        recent = v.concurrency[max(lo, hi - CURRENT_WINDOW_POINTS):hi].tolist()
+        seen = latest([None if math.isnan(value) else value for value in recent])
+        current = 0 if seen is None else int(seen)
         target: models.TargetForecast = {
             "function": self.name, "qualifier": None, "arn": self.name, "min": s.discovery.min_warm,
             "max": s.discovery.max_warm, "memory_mb": self.memory_mb, "timeout_s": 900,
