@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -22,10 +21,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("targets"), list) \
             or not isinstance(event.get("request"), dict):
         raise InvalidInputError("$", "Forecast needs the Collect Metrics output (CollectedState)")
-    request = event["request"]
-    settings = dataclasses.replace(ForecastSettings.from_env(), quantile=request["quantile"],
-                                   horizon_minutes=request["horizon_minutes"])
-    state = forecast_state(event, settings)
+    state = forecast_state(event, ForecastSettings.from_env())  # applies (and checks) the request's overrides
     logger.info("forecast_done", extra={"targets": len(state["targets"]),
                                         "desired": sum(t["forecast"]["desired"] for t in state["targets"])})
     return dict(state)
