@@ -25,7 +25,9 @@ from thermostat_target.protocol import (
     PROTOCOL_VERSION,
     Answer,
     Ping,
+    client_context_b64,
     compute_hold_ms,
+    has_marker,
     is_ping,
     make_answer,
     make_ping,
@@ -43,12 +45,13 @@ from thermostat_target.providers import (
 )
 from thermostat_target.runtime import set_init_started
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # ping/answer protocol v2
 
 __all__ = [
     "PROTOCOL_VERSION", "Answer", "AppConfig", "CacheKeyError", "LoaderError", "LoaderTimeoutError",
     "NotWarmAwareError", "Ping", "PingError", "ProviderError", "S3Object", "SSMParameter", "Secret",
-    "TTLCache", "TTLValue", "ThermostatTargetError", "__version__", "cached", "compute_hold_ms",
-    "get_app_config", "get_parameter", "get_secret", "is_ping", "make_answer", "make_ping", "metrics",
-    "parse_answer", "parse_ping", "providers", "runtime", "set_init_started", "snapstart", "warm_aware",
+    "TTLCache", "TTLValue", "ThermostatTargetError", "__version__", "cached", "client_context_b64",
+    "compute_hold_ms", "get_app_config", "get_parameter", "get_secret", "has_marker", "is_ping", "make_answer",
+    "make_ping", "metrics", "parse_answer", "parse_ping", "providers", "runtime", "set_init_started", "snapstart",
+    "warm_aware",
 ]

@@ -7,7 +7,7 @@ load. Never-loaded ``TTLValue``s count as due: a cold environment's first ping l
 
 A loader that fails keeps the old value: a real read returns it while it is at most ``grace`` seconds
 past expiry (then the loader's own exception propagates); a refresh on a ping records the failure
-(``failures``, ``last_error``) and the answer lists the cache in ``refresh_failed``.
+(``failures``, ``last_error``) and the answer counts it in ``refresh_failed``.
 
 The timer (``time.monotonic`` by default) is injectable, cachetools style, so tests need no sleep.
 Entries are stamped with the time their load *started*, and a slower, older load never replaces a

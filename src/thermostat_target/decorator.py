@@ -1,15 +1,21 @@
 """``warm_aware``: answer Thermostat's pings without calling the handler; pass every other event through.
 
-On a ping (the exact DESIGN §3 shape, see :mod:`thermostat_target.protocol`) the wrapper
-1. counts the invocation (``cold`` on the environment's first one, ping or not),
-2. if the ping asks for it, reloads the caches whose entries expire before the next ping
-   (bounded by the remaining time minus ``margin_ms``; failures are reported, never raised),
+A ping is honoured only when the event has the ping envelope (a dict whose only key is ``"thermostat"``)
+AND the invocation's context carries Thermostat's ClientContext marker (see
+:mod:`thermostat_target.protocol`): only a direct ``Invoke`` can set it, no event source does. Any other
+event — including a ping-shaped one delivered by an integration that passes a body through — goes to the
+handler unchanged (same objects; no hold, no refresh) and counts as a real invocation.
+
+On an honoured ping the wrapper
+1. counts the invocation (``cold`` on the environment's first one, ping or not) and reads the telemetry
+   (real invocations since the previous ping, ages of the last real invocation and of that ping),
+2. if the ping asks for it, reloads the caches whose entries expire before the next ping (horizon:
+   ``period_s`` clamped to ``MAX_PERIOD_S``; each cache at most once per rate-limit interval; bounded by
+   the remaining time minus ``margin_ms``; failures are counted, never raised),
 3. holds until the batch's shared ``release_at_ms`` (capped: ping's ``max_hold_ms``, the decorator's
    ``max_hold_ms``, 2000 ms, remaining time minus margin),
-4. returns the answer (``env``, ``cold``, ``init_ms``, ``held_ms``, ``invocations``, ``refreshed``,
-   ``refresh_failed``, ``cache_ages``, ``function``, ``version``).
-A malformed, oversized or wrong-version ping gets an answer with ``error`` and no hold. Any other
-event (HTTP front doors, SQS, SNS, EventBridge, S3, ...) goes to the handler untouched.
+4. returns the v2 answer: counts and ages only, never a cache name.
+A malformed, oversized or wrong-version ping (with the marker) gets an answer with ``error`` and no hold.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from thermostat_target.protocol import (
     HARD_HOLD_CAP_MS,
     PING_KEY,
     compute_hold_ms,
+    has_marker,
     is_ping,
     make_answer,
     parse_ping,
+    refresh_horizon_s,
 )
 from thermostat_target.refresh import Report, cache_ages, refresh_caches
 
@@ -43,12 +51,17 @@ if TYPE_CHECKING:
 
 
 def _event_and_context(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    """``(event, context)`` from ``handler(event, context)`` or a method's ``(self, event, context)``."""
-    if len(args) >= 2:
-        return args[-2], args[-1]
-    if len(args) == 1:
-        return args[0], kwargs.get("context")
-    return kwargs.get("event"), kwargs.get("context")
+    """``(event, context)`` from ``handler(event, context)`` or a method's ``(self, event, context)``,
+    positional or by keyword."""
+    if not kwargs:  # how the Lambda runtime calls: the fast path
+        if len(args) >= 2:
+            return args[-2], args[-1]
+        return (args[0] if args else None), None
+    if "event" in kwargs:
+        return kwargs["event"], kwargs.get("context")
+    if "context" in kwargs:
+        return (args[-1] if args else None), kwargs["context"]
+    return _event_and_context(args, {})
 
 
 def _remaining_ms(context: Any) -> float | None:
@@ -94,39 +107,54 @@ class _Responder:
         self._emit(context, ping=False, cold=cold)
 
     def prepare(self, event: Any, context: Any, cold: bool) -> tuple[float, dict[str, Any]]:
-        """Validate and refresh; returns (seconds to hold, answer fields so far). Never raises."""
+        """Validate, read the telemetry and refresh; returns (seconds to hold, answer fields). Never raises."""
+        arrived_ms = self.clock() * 1000.0
         fields: dict[str, Any] = {"env": runtime.env_id, "cold": cold, "invocations": runtime.invocations}
         try:
             ping = parse_ping(event)
         except PingError as exc:
             _log_rejected(exc)
-            fields["error"] = exc
-            return 0.0, fields
+            return 0.0, self._rejected(fields, exc)
         except Exception as exc:  # parse_ping should never get here; stay safe anyway
-            fields["error"] = PingError(ERROR_MALFORMED, PING_KEY, f"unreadable ping ({type(exc).__name__})")
-            return 0.0, fields
+            return 0.0, self._rejected(fields, PingError(ERROR_MALFORMED, PING_KEY,
+                                                         f"unreadable ping ({type(exc).__name__})"))
         assert ping is not None
+        real, real_age_ms, ping_age_ms = runtime.ping_telemetry(consume=True)
+        caches = self.caches()
         remaining = _remaining_ms(context)
-        report = Report()
         if ping.refresh:
             timeout_s = None if remaining is None else (remaining - self.margin_ms) / 1000.0
-            report = refresh_caches(self.caches(), float(ping.period_s), timeout_s=timeout_s)
+            report = refresh_caches(caches, float(refresh_horizon_s(ping.period_s)), timeout_s=timeout_s,
+                                    rate_limit=True)
+            if report.refreshed or report.failed or report.limited:
+                _log_refresh(report)
         else:
-            report.ages = cache_ages(self.caches())
-        fields.update(refreshed=report.refreshed, refresh_failed=report.failed, cache_ages=report.ages)
+            report = Report()
+            report.ages = cache_ages(caches)
+        fields.update(late_ms=max(0.0, arrived_ms - ping.release_at_ms), real=real, real_age_ms=real_age_ms,
+                      ping_age_ms=ping_age_ms, refreshed=len(report.refreshed),
+                      refresh_failed=len(report.failed), caches=len(caches),
+                      cache_age_max_s=report.oldest_age())
         hold_ms = compute_hold_ms(ping.release_at_ms, self.clock() * 1000.0,
                                   min(ping.max_hold_ms, self.max_hold_ms), _remaining_ms(context),
                                   self.margin_ms)
         return hold_ms / 1000.0, fields
 
+    def _rejected(self, fields: dict[str, Any], error: PingError) -> dict[str, Any]:
+        """An error answer's fields: the telemetry read but not consumed (a rejected ping is not a ping)."""
+        real, real_age_ms, ping_age_ms = runtime.ping_telemetry(consume=False)
+        caches = self.caches()
+        ages = cache_ages(caches)
+        fields.update(late_ms=None, real=real, real_age_ms=real_age_ms, ping_age_ms=ping_age_ms,
+                      caches=len(caches), cache_age_max_s=max(ages.values()) if ages else None, error=error)
+        return fields
+
     def finish(self, context: Any, fields: dict[str, Any], held_ms: float) -> dict[str, Any]:
         name, version = self.function_info(context)
-        error = fields.pop("error", None)
         if self.metrics:
-            self._emit(context, ping=True, cold=fields["cold"], refreshed=len(fields.get("refreshed", ())),
-                       failed=len(fields.get("refresh_failed", ())))
-        return make_answer(init_ms=runtime.init_ms(), held_ms=held_ms, function=name, version=version,
-                           error=error, **fields)
+            self._emit(context, ping=True, cold=fields["cold"], refreshed=fields.get("refreshed", 0),
+                       failed=fields.get("refresh_failed", 0))
+        return make_answer(init_ms=runtime.init_ms(), held_ms=held_ms, function=name, version=version, **fields)
 
     def _emit(self, context: Any, *, ping: bool, cold: bool, refreshed: int = 0, failed: int = 0) -> None:
         name = self.function_info(context)[0] or "unknown"
@@ -156,6 +184,14 @@ class _Responder:
         return self.finish(context, fields, held_ms)
 
 
+def _log_refresh(report: Report) -> None:
+    import logging
+
+    # names at DEBUG only; the answer carries counts
+    logging.getLogger(__name__).debug("ping refresh", extra={
+        "refreshed": report.refreshed, "failed": report.failed, "rate_limited": report.limited})
+
+
 def _log_metrics_failure(exc: Exception) -> None:
     import logging
 
@@ -174,15 +210,15 @@ def _wrap(handler: Handler, responder: _Responder) -> Handler:
     if not callable(handler):
         raise TypeError(f"warm_aware needs a callable handler, got {type(handler).__name__}")
     snapstart.install(responder.caches)
-    begin = runtime.begin_invocation
+    begin_ping, begin_real = runtime.begin_invocation, runtime.begin_real
 
     if is_async_callable(handler):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             event, context = _event_and_context(args, kwargs)
-            cold = begin()
-            if is_ping(event):
-                return await responder.answer_async(event, context, cold)
+            if is_ping(event) and has_marker(context):
+                return await responder.answer_async(event, context, begin_ping())
+            cold = begin_real()
             if responder.metrics:
                 responder.real_event(context, cold)
             return await handler(*args, **kwargs)
@@ -193,9 +229,9 @@ def _wrap(handler: Handler, responder: _Responder) -> Handler:
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         event, context = _event_and_context(args, kwargs)
-        cold = begin()
-        if is_ping(event):
-            return responder.answer(event, context, cold)
+        if is_ping(event) and has_marker(context):
+            return responder.answer(event, context, begin_ping())
+        cold = begin_real()
         if responder.metrics:
             responder.real_event(context, cold)
         return handler(*args, **kwargs)
@@ -217,8 +253,10 @@ def warm_aware(
     - ``max_hold_ms``: this function's own cap on the hold (never above 2000 ms).
     - ``margin_ms``: time kept free before the function's timeout (hold and refresh stop earlier).
     - ``metrics``: EMF lines on stdout; None: the ``THERMOSTAT_TARGET_METRICS`` env var decides.
-    - ``clock`` (epoch seconds) and ``sleep``: injectable for tests (``thermostat_target.testing``).
-    Works on functions, ``async def`` handlers and handler objects with ``__call__``.
+    - ``clock`` (epoch seconds) and ``sleep``: injectable for tests (``thermostat_target.testing``); the
+      telemetry ages use ``runtime``'s monotonic clock (``runtime.set_clock``).
+    Works on functions, ``async def`` handlers and handler objects with ``__call__``. Pings are
+    honoured only with the ClientContext marker; every other event reaches the handler unchanged.
     """
     refresh = [getattr(c, "cache", c) for c in refresh] if refresh is not None else None
     responder = _Responder(refresh, max_hold_ms, margin_ms, metrics, clock, sleep)

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # target_helpers
 from target_helpers import load_event
 
 from thermostat_target import runtime
-from thermostat_target.testing import FakeLambdaContext, FakeTimer
+from thermostat_target.testing import FakeLambdaContext, FakeTimer, ping_context
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +30,14 @@ def timer() -> FakeTimer:
 
 @pytest.fixture
 def context(timer: FakeTimer) -> FakeLambdaContext:
+    """The context of a direct Invoke by Thermostat: it carries the ClientContext marker (real events
+    ignore it)."""
+    return ping_context(function_name="orders-api", function_version="7", timeout_ms=3000, clock=timer)
+
+
+@pytest.fixture
+def plain_context(timer: FakeTimer) -> FakeLambdaContext:
+    """The context every event source gives: no client context, so no marker."""
     return FakeLambdaContext(function_name="orders-api", function_version="7", timeout_ms=3000, clock=timer)
 
 

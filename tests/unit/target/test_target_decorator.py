@@ -1,4 +1,4 @@
-"""warm_aware: pings answered without the handler, everything else passed through untouched."""
+"""warm_aware: marked pings answered without the handler, everything else passed through untouched."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from target_helpers import NOT_PINGS, load_event
 
 from thermostat_target import TTLValue, runtime, warm_aware
 from thermostat_target.protocol import PING_KEY, parse_answer
-from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping
+from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping, ping_context
 
 
 class Recorder:
@@ -101,7 +101,7 @@ def test_hold_waits_until_release_at(timer: FakeTimer, context: FakeLambdaContex
 ])
 def test_hold_is_capped(timer: FakeTimer, decorator_cap: int, ping_cap: int, timeout_ms: int,
                         expected_ms: float) -> None:
-    context = FakeLambdaContext(timeout_ms=timeout_ms, clock=timer)
+    context = ping_context(timeout_ms=timeout_ms, clock=timer)
     handler = warm_aware(Recorder(), max_hold_ms=decorator_cap, clock=timer, sleep=timer.sleep)
     answer = parse_answer(handler(make_ping(release_at_ms=timer.ms() + 10**7, max_hold_ms=ping_cap), context))
     assert answer.held_ms == pytest.approx(expected_ms)
@@ -187,13 +187,14 @@ def test_refresh_on_ping_and_failures_reported(timer: FakeTimer, context: FakeLa
     handler = warm_aware(inner, refresh=[good, bad], clock=timer, sleep=timer.sleep)
     # WHEN the first ping arrives in this cold environment
     answer = parse_answer(handler(make_ping(release_at_ms=timer.ms()), context))
-    # THEN the good one is loaded ahead, the bad one reported, nothing raised
-    assert answer.refreshed == ("schema",) and answer.refresh_failed == ("broken",)
-    assert answer.cache_ages == {"schema": 0.0} and loads == [1]
-    # WHEN a ping with refresh=false comes 100 s later / THEN no load, ages reported
+    # THEN the good one is loaded ahead, the bad one counted as failed, nothing raised
+    assert (answer.refreshed, answer.refresh_failed, answer.caches) == (1, 1, 2)
+    assert answer.cache_age_max_s == 0.0 and loads == [1]
+    # WHEN a ping with refresh=false comes 100 s later / THEN no load, the oldest age reported
     timer.advance(100)
     answer = parse_answer(handler(make_ping(release_at_ms=timer.ms(), refresh=False), context))
-    assert answer.refreshed == () and answer.cache_ages == {"schema": 100.0} and loads == [1]
+    assert (answer.refreshed, answer.refresh_failed, answer.caches) == (0, 0, 2)
+    assert answer.cache_age_max_s == 100.0 and loads == [1]
 
 
 def test_default_refresh_is_every_cache_of_the_environment(timer: FakeTimer, context: FakeLambdaContext) -> None:
@@ -201,8 +202,10 @@ def test_default_refresh_is_every_cache_of_the_environment(timer: FakeTimer, con
     handler = warm_aware(Recorder(), clock=timer, sleep=timer.sleep)
     b = TTLValue(lambda: "b", max_age=60, name="b", timer=timer)  # created after decoration: included too
     none = warm_aware(Recorder(), refresh=[], clock=timer, sleep=timer.sleep)
-    assert set(parse_answer(handler(make_ping(), context)).refreshed) == {"a", "b"}
-    assert parse_answer(none(make_ping(), context)).refreshed == ()
+    answer = parse_answer(handler(make_ping(), context))
+    assert (answer.refreshed, answer.caches) == (2, 2)
+    answer = parse_answer(none(make_ping(), context))
+    assert (answer.refreshed, answer.caches, answer.cache_age_max_s) == (0, 0, None)
     assert a.loaded and b.loaded
 
 
@@ -211,14 +214,14 @@ def test_a_hanging_loader_is_bounded_by_remaining_time() -> None:
     release = threading.Event()
     stuck = TTLValue(lambda: release.wait(5), max_age=60, name="stuck")
     handler = warm_aware(Recorder(), refresh=[stuck])
-    context = FakeLambdaContext(timeout_ms=450)
+    context = ping_context(timeout_ms=450)
     # WHEN pinged
     started = time.monotonic()
     answer = parse_answer(handler(make_ping(), context))
     elapsed = time.monotonic() - started
     release.set()
     # THEN the answer comes back within the budget, reporting the cache as failed
-    assert answer.refresh_failed == ("stuck",)
+    assert answer.refresh_failed == 1 and answer.refreshed == 0
     assert elapsed < 0.45
     assert stuck.failures == 1
 

@@ -19,7 +19,7 @@ from moto import mock_aws
 from target_helpers import load_event
 
 from thermostat_target.protocol import parse_answer
-from thermostat_target.testing import FakeLambdaContext, assert_warm_aware, make_ping
+from thermostat_target.testing import FakeLambdaContext, assert_warm_aware, make_ping, ping_context
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "targets"
 
@@ -43,7 +43,7 @@ def test_schema_registry_ping_loads_ahead_so_requests_never_wait(monkeypatch: py
     # GIVEN the schema-registry example with a 50 ms registry
     monkeypatch.setenv("SCHEMA_REGISTRY_LATENCY_MS", "50")
     app = load_app("schema_registry")
-    context = FakeLambdaContext(function_name="schema-registry-demo")
+    context = ping_context(function_name="schema-registry-demo")
     assert app._fetches == 0  # nothing fetched at import
     # WHEN a ping arrives, then a real order
     answer = parse_answer(app.handler(make_ping(), context))
@@ -51,7 +51,7 @@ def test_schema_registry_ping_loads_ahead_so_requests_never_wait(monkeypatch: py
     result = app.handler({"order_id": "o-1", "amount": 12.5}, context)
     elapsed = time.perf_counter() - started
     # THEN the ping fetched the schema and the request found it cached
-    assert answer.refreshed == ("schema",) and answer.cold is True
+    assert answer.refreshed == 1 and answer.caches == 1 and answer.cold is True
     assert result == {"published": True, "order_id": "o-1", "schema_version": 1}
     assert app._fetches == 1 and elapsed < 0.05
     assert app.handler({"order_id": "o-2"}, context)["missing"] == ["amount"]
@@ -75,12 +75,12 @@ def test_ssm_config_example_reads_its_parameter(ssm: Any) -> None:
     # GIVEN the parameter named by CONFIG_PARAMETER_NAME (import makes no AWS call: it is created after)
     app = load_app("ssm_config")
     ssm.put_parameter(Name="/demo/config", Value=json.dumps({"greeting": "bonjour"}), Type="String")
-    context = FakeLambdaContext(function_name="ssm-config-demo")
+    context = ping_context(function_name="ssm-config-demo")
     # WHEN pinged, then called
     answer = parse_answer(app.handler(make_ping(), context))
     result = app.handler({"name": "Ada"}, context)
     # THEN the ping loaded it and the request read it from memory
-    assert answer.refreshed == ("config",)
+    assert answer.refreshed == 1 and answer.refresh_failed == 0
     assert result["message"] == "bonjour, Ada" and app.config.loads == 1
 
 

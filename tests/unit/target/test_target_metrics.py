@@ -9,7 +9,7 @@ import pytest
 
 from thermostat_target import TTLValue, warm_aware
 from thermostat_target.metrics import emit_invocation
-from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping
+from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping, ping_context
 
 
 def _lines(out: str) -> list[dict[str, Any]]:
@@ -71,4 +71,4 @@ def test_a_broken_stdout_never_breaks_the_invocation(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("sys.stdout", Broken())
     handler = warm_aware(lambda e, c: "real", metrics=True)
     assert handler({"x": 1}, FakeLambdaContext()) == "real"
-    assert "thermostat" in handler(make_ping(), FakeLambdaContext())
+    assert "thermostat" in handler(make_ping(), ping_context())

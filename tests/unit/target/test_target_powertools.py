@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics.provider import cold_start as pt_cold_start
 
 from thermostat_target import warm_aware
 from thermostat_target.protocol import parse_answer
-from thermostat_target.testing import FakeLambdaContext, make_ping
+from thermostat_target.testing import make_ping, ping_context
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def test_composition_answers_pings_and_passes_real_events(name: str, warm_aware_
         return {"ok": True}
 
     handler = warm_aware(powertools(body)) if warm_aware_outer else powertools(warm_aware(body))
-    context = FakeLambdaContext()
+    context = ping_context()
     # WHEN a ping then a real event arrive
     answer = parse_answer(handler(make_ping(), context))
     result = handler({"order_id": 1}, context)
@@ -82,7 +82,7 @@ def test_warm_aware_outermost_leaves_powertools_cold_start_to_real_traffic(
         metrics.add_metric(name="Orders", unit="Count", value=1)
         return "done"
 
-    context = FakeLambdaContext()
+    context = ping_context()
     # WHEN a ping comes first, then the first real request
     handler(make_ping(), context)
     assert "ColdStart" not in capsys.readouterr().out

@@ -18,7 +18,7 @@ from thermostat_target import providers, runtime, warm_aware
 from thermostat_target.exceptions import ProviderError
 from thermostat_target.protocol import parse_answer
 from thermostat_target.providers import AppConfig, S3Object, Secret, SSMParameter
-from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping
+from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping, ping_context
 
 BACKENDS = ["powertools", "boto3"]
 
@@ -85,11 +85,25 @@ def test_provider_refreshed_ahead_on_a_ping(aws: None, timer: FakeTimer) -> None
     boto3.client("ssm").put_parameter(Name="/cfg", Value="a", Type="String")
     cfg = SSMParameter("/cfg", max_age=300, name="config", timer=timer)
     handler = warm_aware(lambda e, c: cfg.get(), clock=timer, sleep=timer.sleep)
-    context = FakeLambdaContext(clock=timer)
+    context = ping_context(clock=timer)
     # WHEN the first ping arrives / THEN it is loaded before any request
     answer = parse_answer(handler(make_ping(release_at_ms=timer.ms()), context))
-    assert answer.refreshed == ("config",) and cfg.loads == 1
-    assert handler({"x": 1}, context) == "a" and cfg.loads == 1
+    assert answer.refreshed == 1 and cfg.loads == 1
+    assert handler({"x": 1}, FakeLambdaContext(clock=timer)) == "a" and cfg.loads == 1
+
+
+def test_a_flood_of_pings_reads_a_secret_once(aws: None, timer: FakeTimer) -> None:
+    # GIVEN a function caching a secret (5 min), and a caller allowed to invoke it with the marker
+    boto3.client("secretsmanager").create_secret(Name="prod/db-password", SecretString="hunter2")
+    secret = Secret("prod/db-password", max_age=300, timer=timer)
+    handler = warm_aware(lambda e, c: secret.get(), clock=timer, sleep=timer.sleep)
+    context = ping_context(clock=timer)
+    # WHEN it sends 100 pings asking for a refresh horizon of a year
+    answers = [parse_answer(handler(make_ping(release_at_ms=timer.ms(), period_s=365 * 86400), context))
+               for _ in range(100)]
+    # THEN one GetSecretValue, and no answer names the secret or carries its value
+    assert secret.loads == 1 and sum(a.refreshed for a in answers) == 1
+    assert all("db-password" not in repr(a) and "hunter2" not in repr(a) for a in answers)
 
 
 def _body(data: bytes) -> StreamingBody:

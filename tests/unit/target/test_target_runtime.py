@@ -13,7 +13,7 @@ import pytest
 
 from thermostat_target import runtime
 from thermostat_target.protocol import parse_answer
-from thermostat_target.testing import make_ping
+from thermostat_target.testing import make_ping, ping_context
 
 
 def _import_fresh_copy() -> dict[str, ModuleType]:
@@ -45,12 +45,12 @@ def test_each_fresh_import_is_a_new_cold_environment(fresh_copy: dict[str, Modul
     # WHEN another environment imports the package in its own module namespace
     other_runtime = fresh_copy["thermostat_target.runtime"]
     other = fresh_copy["thermostat_target.decorator"].warm_aware(lambda e, c: None)
-    answer = parse_answer(other(make_ping(), None))
+    answer = parse_answer(other(make_ping(), ping_context()))
     # THEN it has its own env id, starts cold, and the two never share counters
     assert other_runtime is not runtime
     assert answer.env == other_runtime.env_id != runtime.env_id
     assert answer.cold is True and answer.invocations == 1
-    assert parse_answer(here(make_ping(), None)).invocations == 2
+    assert parse_answer(here(make_ping(), ping_context())).invocations == 2
 
 
 def test_a_private_copy_never_reaches_the_host_copy_at_invocation_time(
@@ -64,10 +64,10 @@ def test_a_private_copy_never_reaches_the_host_copy_at_invocation_time(
     handler = package.warm_aware(lambda e, c: "real", refresh=[schema], metrics=True)
     host_invocations = runtime.invocations
     # WHEN it serves a ping and a real event (metrics on: every code path that could import lazily)
-    answer = parse_answer(handler(make_ping(), None))
+    answer = parse_answer(handler(make_ping(), ping_context()))
     assert handler({"x": 1}, None) == "real"
     # THEN all state went to the private copy; the host copy saw nothing
-    assert answer.env == private_runtime.env_id and answer.refreshed == ("schema",)
+    assert answer.env == private_runtime.env_id and answer.refreshed == 1
     assert private_runtime.invocations == 2 and runtime.invocations == host_invocations
     assert private_runtime.registered_caches() == [schema, param] and runtime.registered_caches() == []
     assert capsys.readouterr().out.count('"Namespace":"Thermostat"') == 2

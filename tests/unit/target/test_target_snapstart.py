@@ -10,7 +10,7 @@ import pytest
 
 from thermostat_target import TTLValue, runtime, snapstart, warm_aware
 from thermostat_target.protocol import parse_answer
-from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping
+from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping, ping_context
 
 
 class FakeRegistry:
@@ -41,7 +41,7 @@ def test_restore_makes_a_new_environment_and_refreshes(monkeypatch: pytest.Monke
     registry.restore()
     # THEN a new env id, the cache reloaded, and the next invocation is cold
     assert runtime.env_id != before and len(loads) == 2
-    answer = parse_answer(handler(make_ping(release_at_ms=timer.ms()), FakeLambdaContext()))
+    answer = parse_answer(handler(make_ping(release_at_ms=timer.ms()), ping_context()))
     assert answer.env == runtime.env_id and answer.cold is True and answer.invocations == 1
 
 
