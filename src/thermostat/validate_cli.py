@@ -1,0 +1,113 @@
+"""``thermostat validate FILE|-``: check an execution input before starting an execution with it.
+
+The same code and JSON Schema as the Validate Input state (docs/execution-input.schema.json). Prints
+``valid`` and the normalised request (every default filled in; ``--json FILE`` writes it there instead),
+or ``invalid: <field path>: <problem>``, the cause the execution would fail with.
+
+Defaults and the MaxWarm bound are the template's (MinWarm 0, MaxWarm 50, quantile 0.95, horizon 5)
+unless THERMOSTAT_* variables say otherwise; ``--max-warm``/``--min-warm`` give your stack's values.
+
+Exit status: 0 valid, 3 invalid input, 2 usage error (unreadable file, not JSON, bad flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from thermostat.cli import CliError, unwritable_reason
+from thermostat.config import RunSettings
+from thermostat.exceptions import ConfigurationError, InvalidInputError
+from thermostat.validation import MAX_COUNT, validate_execution_input
+
+EXIT_VALID, EXIT_USAGE, EXIT_INVALID = 0, 2, 3
+MAX_INT_DIGITS = 4300  # Python's int <-> str limit: longer integers are read as a bound of their size
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="check an execution input file (exit 0 valid, 3 invalid, 2 unreadable)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", metavar="FILE|-", help="the execution input (JSON); - reads standard input")
+    parser.add_argument("--json", type=Path, dest="json_out", help="write the normalised request here")
+    parser.add_argument("--max-warm", type=_count, help="the stack's MaxWarm (default 50): bounds min and max")
+    parser.add_argument("--min-warm", type=_count, help="the stack's MinWarm (default 0): the default min")
+    parser.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..{MAX_COUNT}")
+    return value
+
+
+def _parse_int(digits: str) -> int:
+    """JSON integers; one too long for ``int()`` becomes 10**(its length), so the validator names it."""
+    if len(digits.lstrip("-")) <= MAX_INT_DIGITS:
+        return int(digits)
+    return (-1 if digits.startswith("-") else 1) * 10 ** len(digits)
+
+
+def read_document(name: str) -> object:
+    """The JSON in ``name`` (``-``: standard input); CliError says why it cannot be read."""
+    label = "standard input" if name == "-" else name
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        text = data.decode("utf-8-sig")
+    except OSError as exc:
+        raise CliError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{label}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise CliError(f"{label}: not readable: nested too deeply") from None
+
+
+def settings_for(args: argparse.Namespace) -> RunSettings:
+    try:
+        settings = RunSettings.from_env()
+    except ConfigurationError as exc:
+        raise CliError(f"environment: {exc}") from None
+    changes: dict[str, Any] = {}
+    if args.max_warm is not None:
+        changes["max_warm"] = args.max_warm
+    if args.min_warm is not None:
+        changes["min_warm"] = args.min_warm
+    settings = dataclasses.replace(settings, **changes)
+    if settings.min_warm > settings.max_warm:
+        raise CliError(f"--min-warm {settings.min_warm} is greater than --max-warm {settings.max_warm}")
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.json_out is not None and (reason := unwritable_reason(args.json_out)) is not None:
+        raise CliError(f"--json {args.json_out}: {reason}")
+    settings = settings_for(args)
+    document = read_document(args.file)
+    try:
+        request = validate_execution_input(document, settings)
+    except InvalidInputError as exc:
+        print(f"invalid: {exc}")
+        return EXIT_INVALID
+    rendered = json.dumps(request, indent=2)
+    if args.json_out is None:
+        print(f"valid (MaxWarm {settings.max_warm})\n{rendered}")
+        return EXIT_VALID
+    try:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(rendered + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
+    print(f"valid (MaxWarm {settings.max_warm}): normalised request written to {args.json_out}")
+    return EXIT_VALID
