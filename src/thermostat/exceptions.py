@@ -28,3 +28,25 @@ class MetricsUnavailableError(ThermostatError):
 
 class TraceFormatError(ThermostatError):
     """A trace file is missing, or a row/column of it is malformed; the message names file, row, column."""
+
+
+class StateStoreError(ThermostatError):
+    """The state store (S3) could not be read or written; names the operation, the object and S3's code."""
+
+    def __init__(self, operation: str, key: str, detail: str, code: str | None = None) -> None:
+        self.operation = operation
+        self.key = key
+        self.detail = detail
+        self.code = code
+        super().__init__(f"{operation} {key}: {detail}")
+
+
+class StateConflictError(ThermostatError):
+    """Another run wrote the state store between this run's load and its save (a conditional write was
+    refused): this run's records were not committed and it should stop as an overlap."""
+
+    def __init__(self, operation: str, key: str, detail: str) -> None:
+        self.operation = operation
+        self.key = key
+        self.detail = detail
+        super().__init__(f"{operation} {key}: {detail}")
