@@ -11,14 +11,18 @@ PIP_TARGET := $(BUILD_PYTHON) -m pip install --quiet --disable-pip-version-check
 	--target "$(LAYER_PY)" --platform manylinux_2_28_x86_64 --implementation cp --python-version 3.13 \
 	--only-binary=:all: --no-compile --upgrade
 
-# A package of the source tree as $(LAYER_PY)/<package>, without stale bytecode. The two layers built from
-# src/ use it (ContentUri: src/, so make runs in a scratch copy of src/): $(call copy_src_package,<package>).
+# A package of the source tree as $(LAYER_PY)/<package>: only what ships, the *.py files and the JSON schemas
+# under <package>/schemas/. Never what a local `pip install ./src/...` or an editor leaves in the tree (build/,
+# dist/, *.egg-info, __pycache__ and *.pyc, hidden folders, a package's own pyproject.toml). The two layers
+# built from src/ use it (ContentUri: src/, so make runs in a scratch copy of src/):
+# $(call copy_src_package,<package>). find + tar work alike on GNU and BSD systems.
 define copy_src_package
 	test -f $(1)/__init__.py || { echo "run from a copy of src/ (ContentUri: src/)"; exit 1; }
 	rm -rf "$(LAYER_PY)/$(1)"
 	mkdir -p "$(LAYER_PY)"
-	cp -R $(1) "$(LAYER_PY)/"
-	find "$(LAYER_PY)/$(1)" -name __pycache__ -type d -prune -exec rm -rf {} +
+	find $(1) -mindepth 1 -type d \( -name build -o -name dist -o -name '*.egg-info' -o -name __pycache__ \
+		-o -name '.*' \) -prune -o -type f \( -name '*.py' -o -path '$(1)/schemas/*.json' \) -print \
+		| LC_ALL=C sort | tar -cf - -T - | tar -xf - -C "$(LAYER_PY)"
 endef
 
 # Bytecode for the runtime: unchecked-hash .pyc are used without stat-ing the source (read-only /opt),

@@ -148,10 +148,13 @@ def test_explicit_targets_pattern_matches_what_config_parses(parameters):
 def test_collect_metrics_reads_but_cannot_invoke(resources):
     statements = resources["CollectMetricsFunction"]["Properties"]["Policies"][0]["Statement"]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert {"tag:GetResources", "cloudwatch:GetMetricData", "lambda:GetAccountSettings",
-            "lambda:GetFunctionConfiguration", "lambda:GetFunctionConcurrency", "lambda:ListTags"} <= actions
+    assert {"tag:GetResources", "lambda:ListFunctions", "cloudwatch:GetMetricData", "lambda:GetAccountSettings",
+            "lambda:GetFunctionConfiguration", "lambda:GetFunctionConcurrency",
+            "lambda:GetProvisionedConcurrencyConfig"} <= actions
     assert not any(a.endswith(("InvokeFunction", "*")) or a.startswith(("lambda:Put", "lambda:Update"))
                    for a in actions)
+    # AND not the unused grants: GetFunction returns code download URLs, ListTags was never called
+    assert not {"lambda:GetFunction", "lambda:ListTags"} & actions
 
 
 def test_every_function_and_the_state_machine_log_to_a_retained_group(resources, state_machine):
@@ -180,6 +183,25 @@ def test_layers_are_built_by_their_makefiles(resources, workflow_functions):
         assert {"WorkflowLayer", "PowertoolsLayer", "TargetLibraryLayer"} <= used, logical_id
         assert ("ForecastDependenciesLayer" in used) == (logical_id == "ForecastFunction"), logical_id
         assert len(used) <= 5, "Lambda allows 5 layers per function"
+
+
+def test_demo_targets_exist_only_when_asked_for(template, resources):
+    # GIVEN everything the demo brings: its functions, their log groups, its SSM parameter, their outputs
+    demo_resources = {k for k in resources if k.endswith(("TargetFunction", "TargetLogGroup"))} | {
+        "DemoConfigParameter"}
+    demo_outputs = {k for k in template["Outputs"] if k.endswith("TargetFunctionName")} | {"DemoConfigParameterName"}
+    assert len(demo_resources) == 7 and len(demo_outputs) == 4
+    # THEN each is conditioned on DeployDemoTargets=true, which is off by default
+    for name in demo_resources:
+        assert resources[name].get("Condition") == "DeployDemos", name
+    for name in demo_outputs:
+        assert template["Outputs"][name].get("Condition") == "DeployDemos", name
+    assert template["Parameters"]["DeployDemoTargets"]["Default"] == "false"
+    assert Renderer(template).condition("DeployDemos") is False
+    assert Renderer(template, {"DeployDemoTargets": "true"}).condition("DeployDemos") is True
+    # AND nothing else is conditioned on it
+    others = {k for k, v in resources.items() if v.get("Condition") == "DeployDemos"} - demo_resources
+    assert not others
 
 
 def test_demo_targets_are_opted_in_and_use_the_target_library(template, resources):
@@ -213,7 +235,8 @@ def test_sample_events_name_the_demo_targets_the_template_deploys(template, reso
 def test_outputs_cover_what_users_and_tests_need(template, workflow_functions):
     outputs = template["Outputs"]
     needed = {"StateMachineArn", "StateMachineName", "StateMachineConsoleUrl", "TargetLibraryLayerArn",
-              "SchemaRegistryTargetFunctionName", "SsmConfigTargetFunctionName"}
+              "SchemaRegistryTargetFunctionName", "SsmConfigTargetFunctionName", "StateBucketName",
+              "KillSwitchParameterName", "DashboardUrl"}
     needed |= {f"{fn}{suffix}" for fn in workflow_functions for suffix in ("Name", "Arn")}
     assert needed <= set(outputs)
     for name, output in outputs.items():

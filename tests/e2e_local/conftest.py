@@ -20,6 +20,7 @@ TEMPLATE = REPO / "template.yaml"
 TRACE = default_trace_dir(REPO)
 SCHEMA_TARGET = "thermostat-demo-schema-registry"
 SSM_TARGET = "thermostat-demo-ssm-config"
+DEMO = {"DeployDemoTargets": "true"}  # the demo targets are opt-in (template parameter)
 
 pytestmark = pytest.mark.skipif(not TEMPLATE.is_file(), reason="template.yaml not there yet")
 
@@ -38,8 +39,9 @@ def local_aws() -> LocalAwsFactory:
     @contextmanager
     def make(faults: dict[str, Any] | None = None, **config: Any) -> Iterator[LocalAws]:
         plan = FaultPlan.from_dict(faults) if faults else FaultPlan()
+        parameters = {**DEMO, **config.pop("parameters", {})}
         with LocalAws(LocalAwsConfig(template=TEMPLATE, trace_dir=TRACE if TRACE.is_dir() else None,
-                                     faults=plan, **config)) as aws:
+                                     faults=plan, parameters=parameters, **config)) as aws:
             yield aws
 
     return make
@@ -51,7 +53,8 @@ def shared_aws() -> Iterator[LocalAws]:
 
     Module scope, not session: moto's state is process-wide, so this must be gone before a test of another
     module deploys its own (``local_aws``); a module that uses ``shared_aws`` must not use ``local_aws``."""
-    with LocalAws(LocalAwsConfig(template=TEMPLATE, trace_dir=TRACE if TRACE.is_dir() else None)) as aws:
+    with LocalAws(LocalAwsConfig(template=TEMPLATE, trace_dir=TRACE if TRACE.is_dir() else None,
+                                 parameters=dict(DEMO))) as aws:
         yield aws
 
 

@@ -3,6 +3,9 @@
 moto's CloudFormation is not used: it has no ``AWS::Serverless`` transform, ignores
 ``DefinitionSubstitutions`` and writes state machines into the backend that does not execute them
 (see ``docs/local.md``). So each resource is created with its own service API, from the template.
+Two kinds are recorded in :class:`Deployment` and not created: bucket policies (moto enforces a
+``Deny`` statement whatever its ``Condition``, so the template's deny-non-TLS policy would refuse every
+local request) and custom resources (nothing invokes them locally).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import boto3
 
 from thermostat.local.runtime import LocalLambdaRuntime
-from thermostat.local.template_model import FunctionDef, LocalStack
+from thermostat.local.template_model import BucketDef, FunctionDef, LocalStack
 
 EXECUTION_ROLE = "thermostat-local-execution"
 _TRUST = {
@@ -34,6 +37,10 @@ class Deployment:
     layers: dict[str, str] = field(default_factory=dict)  # logical id -> layer version ARN
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> state machine ARN
     schedules: list[str] = field(default_factory=list)  # EventBridge Scheduler schedule names (never fire)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
+    alarms: list[str] = field(default_factory=list)  # alarm names (created in moto; nothing evaluates them)
+    dashboards: list[str] = field(default_factory=list)
+    recorded: dict[str, str] = field(default_factory=dict)  # logical id -> type, kept but not created
 
     def state_machine_arn(self, key: str | None = None) -> str:
         return self.state_machines[self.stack.state_machine(key).logical_id]
@@ -49,7 +56,25 @@ def placeholder_zip(note: str) -> bytes:
 
 def _clients(region: str) -> dict[str, Any]:
     return {name: boto3.client(name, region_name=region)
-            for name in ("iam", "lambda", "ssm", "logs", "stepfunctions", "scheduler")}
+            for name in ("iam", "lambda", "ssm", "logs", "stepfunctions", "scheduler", "s3", "cloudwatch")}
+
+
+def create_bucket(client: Any, bucket: BucketDef, region: str) -> str:
+    """One S3 bucket with the template's encryption, public access block, ownership, versioning, lifecycle."""
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    client.create_bucket(Bucket=bucket.name, **location)
+    if bucket.encryption:
+        client.put_bucket_encryption(Bucket=bucket.name, ServerSideEncryptionConfiguration=bucket.encryption)
+    if bucket.public_access_block:
+        client.put_public_access_block(Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block)
+    if bucket.ownership_controls:
+        client.put_bucket_ownership_controls(Bucket=bucket.name, OwnershipControls=bucket.ownership_controls)
+    if bucket.versioning:
+        client.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": bucket.versioning})
+    if bucket.lifecycle_rules:
+        client.put_bucket_lifecycle_configuration(Bucket=bucket.name,
+                                                  LifecycleConfiguration={"Rules": list(bucket.lifecycle_rules)})
+    return bucket.name
 
 
 def create_function(client: Any, fn: FunctionDef, role_arn: str, layer_arns: dict[str, str],
@@ -78,6 +103,9 @@ def deploy(stack: LocalStack, runtime: LocalLambdaRuntime) -> Deployment:
         role_arn = c["iam"].create_role(RoleName=EXECUTION_ROLE,
                                         AssumeRolePolicyDocument=json.dumps(_TRUST))["Role"]["Arn"]
     out = Deployment(stack=stack, role_arn=role_arn)
+    for bucket in stack.buckets.values():
+        out.buckets[bucket.logical_id] = create_bucket(c["s3"], bucket, stack.region)
+    out.recorded.update({p.logical_id: "AWS::S3::BucketPolicy" for p in stack.bucket_policies.values()})
     layer_arns: dict[str, str] = {}
     for layer in stack.layers.values():
         published = c["lambda"].publish_layer_version(
@@ -89,7 +117,8 @@ def deploy(stack: LocalStack, runtime: LocalLambdaRuntime) -> Deployment:
                                                        stack.region, stack.account_id)
     for param in stack.ssm_parameters.values():
         c["ssm"].put_parameter(Name=param.name, Value=param.value, Type=param.type, Overwrite=True,
-                               **({"Description": param.description} if param.description else {}))
+                               **({"Description": param.description} if param.description else {}),
+                               **({"AllowedPattern": param.allowed_pattern} if param.allowed_pattern else {}))
     for group in stack.log_groups.values():
         c["logs"].create_log_group(logGroupName=group.name)
         if group.retention_days:
@@ -106,6 +135,13 @@ def deploy(stack: LocalStack, runtime: LocalLambdaRuntime) -> Deployment:
                 State="ENABLED" if schedule.enabled else "DISABLED",
                 Target={"Arn": arn, "RoleArn": role_arn, "Input": _input_text(schedule.input)})
             out.schedules.append(name)
+    for alarm in stack.alarms.values():
+        c["cloudwatch"].put_metric_alarm(**alarm.arguments)
+        out.alarms.append(alarm.name)
+    for dashboard in stack.dashboards.values():
+        c["cloudwatch"].put_dashboard(DashboardName=dashboard.name, DashboardBody=dashboard.body)
+        out.dashboards.append(dashboard.name)
+    out.recorded.update({r.logical_id: r.type for r in stack.custom_resources.values()})
     return out
 
 

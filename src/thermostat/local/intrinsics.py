@@ -2,7 +2,8 @@
 
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` (both forms, ``${!Literal}``), ``Fn::Join``, ``Fn::Select``,
 ``Fn::Split``, ``Fn::If``/``Fn::Equals``/``Fn::Not``/``Fn::And``/``Fn::Or``/``Condition``,
-``Fn::FindInMap``, ``Fn::Base64``, ``Fn::GetAZs`` and the pseudo parameters. What a reference points
+``Fn::FindInMap``, ``Fn::Base64``, ``Fn::GetAZs``, ``Fn::ToJsonString`` and the pseudo parameters; and the
+parameters' values, checked against their constraints (:func:`parameter_values`). What a reference points
 at is decided by the caller through two callables (``ref`` and ``get_att``), so this module knows no
 resource types.
 """
@@ -13,6 +14,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from thermostat.local.exceptions import TemplateError
@@ -152,6 +154,38 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_text(v) for v in value)
     return str(value)
+
+
+def parameter_values(path: Path, declared: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Every parameter's value (override, else Default), checked against its constraints like CloudFormation."""
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise TemplateError(f"{path}: parameter override {sorted(unknown)[0]!r} is not a template parameter")
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            raw = overrides[name]
+        elif "Default" in spec:
+            raw = spec["Default"]
+        else:
+            raise TemplateError(f"{path}: Parameters.{name} has no Default and no value was given")
+        value = _text(raw)
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise TemplateError(f"{path}: Parameters.{name}={value!r} is not one of {allowed}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                raise TemplateError(f"{path}: Parameters.{name}={value!r} is not a number") from None
+            low, high = spec.get("MinValue"), spec.get("MaxValue")
+            if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+                raise TemplateError(f"{path}: Parameters.{name}={value} is outside [{low}, {high}]")
+        pattern = spec.get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise TemplateError(f"{path}: Parameters.{name}={value!r} does not match {pattern}")
+        values[name] = value
+    return values
 
 
 def substitute_definition(text: str, substitutions: Mapping[str, Any]) -> str:

@@ -3,13 +3,18 @@
 Parameters (defaults, overridable and checked against their constraints), ``Conditions``, ``Globals``
 merged into each function (SAM's rules: maps merged, lists prepended, scalars overridden), functions'
 code directory/handler/memory/timeout/environment/layers/tags/reserved concurrency, layers, SSM
-parameters, log groups, state machines with ``DefinitionUri`` read and ``DefinitionSubstitutions``
-applied, and their schedules (recorded: nothing fires them locally). Physical names follow
-``<stack>-<LogicalId>`` unless the template names the resource; ARNs use the local account and region.
+parameters, log groups, S3 buckets (and their bucket policies), CloudWatch alarms and dashboards, state
+machines with ``DefinitionUri`` read and ``DefinitionSubstitutions`` applied, their schedules (recorded:
+nothing fires them locally) and custom resources (recorded, never invoked). A resource whose
+``Condition`` is false is not deployed, and neither is an output whose ``Condition`` is false. Physical
+names follow ``<stack>-<LogicalId>`` unless the template names the resource; an unnamed bucket gets a
+name the way CloudFormation makes one (``<stack>-<logicalid>-<suffix>``, lowercase, at most 63
+characters; the suffix is stable for one stack, region and account). ARNs use the local account and region.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -20,8 +25,13 @@ from typing import Any
 from samtranslator.yaml_helper import yaml_parse
 
 from thermostat.local.exceptions import TemplateError
-from thermostat.local.intrinsics import Resolver, substitute_definition
+from thermostat.local.intrinsics import Resolver, parameter_values, substitute_definition
 from thermostat.local.template_model import (
+    AlarmDef,
+    BucketDef,
+    BucketPolicyDef,
+    CustomResourceDef,
+    DashboardDef,
     FunctionDef,
     LayerDef,
     LocalStack,
@@ -37,6 +47,13 @@ ACCOUNT_ID = "123456789012"
 SAM_FUNCTION = "AWS::Serverless::Function"
 SAM_LAYER = "AWS::Serverless::LayerVersion"
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
+BUCKET = "AWS::S3::Bucket"
+CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
+_OTHER = (BUCKET, "AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", CUSTOM_RESOURCE)
+_NAME_PROPERTY = {SAM_FUNCTION: "FunctionName", SAM_STATE_MACHINE: "Name", SAM_LAYER: "LayerName",
+                  "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName", "AWS::IAM::Role": "RoleName",
+                  BUCKET: "BucketName", "AWS::CloudWatch::Alarm": "AlarmName",
+                  "AWS::CloudWatch::Dashboard": "DashboardName"}
 _LEFTOVER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
 
@@ -52,37 +69,6 @@ def load_template(path: Path, *, parameters: Mapping[str, Any] | None = None, st
     if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):
         raise TemplateError(f"{path}: no Resources section")
     return _Reader(path, doc, dict(parameters or {}), stack_name, region, account_id).read()
-
-
-def _parameter_values(path: Path, declared: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
-    unknown = set(overrides) - set(declared)
-    if unknown:
-        raise TemplateError(f"{path}: parameter override {sorted(unknown)[0]!r} is not a template parameter")
-    values: dict[str, str] = {}
-    for name, spec in declared.items():
-        if name in overrides:
-            raw = overrides[name]
-        elif "Default" in spec:
-            raw = spec["Default"]
-        else:
-            raise TemplateError(f"{path}: Parameters.{name} has no Default and no value was given")
-        value = _text(raw)
-        allowed = spec.get("AllowedValues")
-        if allowed is not None and value not in [str(a) for a in allowed]:
-            raise TemplateError(f"{path}: Parameters.{name}={value!r} is not one of {allowed}")
-        if spec.get("Type") == "Number":
-            try:
-                number = float(value)
-            except ValueError:
-                raise TemplateError(f"{path}: Parameters.{name}={value!r} is not a number") from None
-            low, high = spec.get("MinValue"), spec.get("MaxValue")
-            if (low is not None and number < float(low)) or (high is not None and number > float(high)):
-                raise TemplateError(f"{path}: Parameters.{name}={value} is outside [{low}, {high}]")
-        pattern = spec.get("AllowedPattern")
-        if pattern and not re.fullmatch(pattern, value):
-            raise TemplateError(f"{path}: Parameters.{name}={value!r} does not match {pattern}")
-        values[name] = value
-    return values
 
 
 def _merge_globals(globals_: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +101,7 @@ class _Reader:
     def read(self) -> LocalStack:
         self.root = self.path.parent
         self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
-        self.params = _parameter_values(self.path, self.doc.get("Parameters") or {}, self.overrides)
+        self.params = parameter_values(self.path, self.doc.get("Parameters") or {}, self.overrides)
         pseudo = {
             "AWS::StackName": self.stack_name, "AWS::Region": self.region, "AWS::AccountId": self.account_id,
             "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": "",
@@ -146,35 +132,68 @@ class _Reader:
                 props = self.resolver.resolve(raw, where)
                 stack.ssm_parameters[logical_id] = SsmParameterDef(
                     logical_id, self._ref(logical_id), _text(props.get("Value", "")), props.get("Type", "String"),
-                    props.get("Description", ""))
+                    props.get("Description", ""), props.get("AllowedPattern"))
             elif kind == "AWS::Logs::LogGroup":
                 props = self.resolver.resolve(raw, where)
                 stack.log_groups[logical_id] = LogGroupDef(logical_id, self._ref(logical_id),
                                                            props.get("RetentionInDays"))
+            elif kind in _OTHER or kind.startswith("Custom::"):
+                self._other(stack, logical_id, kind, self.resolver.resolve(raw, where), where)
             else:
                 stack.ignored[logical_id] = kind
         for sm in stack.state_machines.values():
             stack.schedules.extend(sm.schedules)
         for name, output in (self.doc.get("Outputs") or {}).items():
+            if output.get("Condition") and not self.resolver.condition(output["Condition"]):
+                continue
             try:
                 stack.outputs[name] = self.resolver.resolve(output.get("Value"), f"Outputs.{name}")
             except TemplateError as exc:
                 stack.outputs[name] = f"<unresolved: {exc}>"
         return stack
 
+    def _other(self, stack: LocalStack, logical_id: str, kind: str, props: dict[str, Any], where: str) -> None:
+        """Buckets, bucket policies, alarms, dashboards, custom resources (``_OTHER``)."""
+        if kind == BUCKET:
+            stack.buckets[logical_id] = BucketDef.from_properties(logical_id, self._physical(logical_id),
+                                                                  self._arn(logical_id), props)
+        elif kind == "AWS::S3::BucketPolicy":
+            stack.bucket_policies[logical_id] = BucketPolicyDef(logical_id, _text(props.get("Bucket", "")),
+                                                                props.get("PolicyDocument") or {})
+        elif kind == "AWS::CloudWatch::Alarm":
+            stack.alarms[logical_id] = AlarmDef.from_properties(logical_id, self._physical(logical_id), props)
+        elif kind == "AWS::CloudWatch::Dashboard":
+            body = _text(props.get("DashboardBody", ""))
+            try:
+                json.loads(body)
+            except ValueError as exc:
+                raise TemplateError(f"{where}.Properties.DashboardBody: not valid JSON: {exc}") from None
+            stack.dashboards[logical_id] = DashboardDef(logical_id, self._physical(logical_id), body)
+        else:  # AWS::CloudFormation::CustomResource or Custom::<Name>
+            token = _text(props.pop("ServiceToken", ""))
+            stack.custom_resources[logical_id] = CustomResourceDef(logical_id, kind, token, props)
+
     # --- names and attributes ------------------------------------------------------------------------
     def _name_property(self, logical_id: str) -> str | None:
         resource = self.resources[logical_id]
-        key = {SAM_FUNCTION: "FunctionName", SAM_STATE_MACHINE: "Name", SAM_LAYER: "LayerName",
-               "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName",
-               "AWS::IAM::Role": "RoleName"}.get(resource.get("Type", ""))
+        key = _NAME_PROPERTY.get(resource.get("Type", ""))
         raw = (resource.get("Properties") or {}).get(key) if key else None
         return None if raw is None else _text(self.resolver.resolve(raw, f"Resources.{logical_id}.{key}"))
 
     def _physical(self, logical_id: str) -> str:
         if logical_id not in self.names:
-            self.names[logical_id] = self._name_property(logical_id) or f"{self.stack_name}-{logical_id}"[:64]
+            named = self._name_property(logical_id)
+            if named is None and self.resources[logical_id].get("Type") == BUCKET:
+                named = self._generated_bucket_name(logical_id)
+            self.names[logical_id] = named or f"{self.stack_name}-{logical_id}"[:64]
         return self.names[logical_id]
+
+    def _generated_bucket_name(self, logical_id: str) -> str:
+        """``<stack>-<logicalid>-<suffix>`` lowercase, at most 63 characters, as CloudFormation names buckets."""
+        seed = f"{self.account_id}/{self.region}/{self.stack_name}/{logical_id}".encode()
+        suffix = hashlib.sha256(seed).hexdigest()[:12]
+        stem = f"{self.stack_name}-{logical_id}".lower()[:63 - len(suffix) - 1].rstrip("-.")
+        return f"{stem}-{suffix}"
 
     def _arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id].get("Type", "")
@@ -191,6 +210,12 @@ class _Reader:
             return f"{prefix.format('ssm')}:parameter/{name.lstrip('/')}"
         if kind == "AWS::IAM::Role":
             return f"arn:aws:iam::{self.account_id}:role/{name}"
+        if kind == BUCKET:
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::CloudWatch::Alarm":
+            return f"{prefix.format('cloudwatch')}:alarm:{name}"
+        if kind == "AWS::CloudWatch::Dashboard":
+            return f"arn:aws:cloudwatch::{self.account_id}:dashboard/{name}"
         return f"{prefix.format(kind.split('::')[1].lower() if '::' in kind else 'unknown')}:{name}"
 
     def _ref(self, logical_id: str) -> str:
@@ -213,6 +238,12 @@ class _Reader:
             return self._arn(logical_id)
         if attribute in ("Name", "FunctionName"):
             return self._physical(logical_id)
+        kind = self.resources[logical_id].get("Type", "")
+        if kind == BUCKET and attribute in ("DomainName", "RegionalDomainName"):
+            region = "" if attribute == "DomainName" else f".{self.region}"
+            return f"{self._physical(logical_id)}.s3{region}.amazonaws.com"
+        if kind == SAM_STATE_MACHINE and attribute == "StateMachineRevisionId":
+            return f"{self._arn(logical_id)}:local"  # one revision per local deploy
         props = self.resources[logical_id].get("Properties") or {}
         if attribute in props:
             return _text(self.resolver.resolve(props[attribute], f"Resources.{logical_id}.{attribute}"))

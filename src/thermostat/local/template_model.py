@@ -74,6 +74,7 @@ class SsmParameterDef:
     value: str
     type: str
     description: str
+    allowed_pattern: str | None = None  # put-parameter refuses a value that does not match (a kill switch's true|false)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,104 @@ class LogGroupDef:
     logical_id: str
     name: str
     retention_days: int | None
+
+
+def _ints(props: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """CloudFormation accepts "300" for an integer property; the AWS APIs do not."""
+    return {k: (int(v) if k in keys and isinstance(v, str) else v) for k, v in props.items()}
+
+
+@dataclass(frozen=True)
+class BucketDef:
+    """An ``AWS::S3::Bucket``, its settings in the S3 API's shapes (what ``deploy`` puts on the bucket)."""
+
+    logical_id: str
+    name: str
+    arn: str
+    versioning: str | None = None  # "Enabled" | "Suspended"
+    encryption: dict[str, Any] | None = None  # ServerSideEncryptionConfiguration
+    public_access_block: dict[str, Any] | None = None
+    ownership_controls: dict[str, Any] | None = None
+    lifecycle_rules: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_properties(cls, logical_id: str, name: str, arn: str, props: dict[str, Any]) -> BucketDef:
+        encryption = (props.get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+        return cls(
+            logical_id, name, arn,
+            versioning=(props.get("VersioningConfiguration") or {}).get("Status"),
+            encryption=None if not encryption else {"Rules": [
+                {"ApplyServerSideEncryptionByDefault": rule.get("ServerSideEncryptionByDefault") or {},
+                 **({"BucketKeyEnabled": rule["BucketKeyEnabled"]} if "BucketKeyEnabled" in rule else {})}
+                for rule in encryption]},
+            public_access_block=props.get("PublicAccessBlockConfiguration"),
+            ownership_controls=props.get("OwnershipControls"),
+            lifecycle_rules=tuple(_lifecycle_rule(r) for r in (props.get("LifecycleConfiguration") or {})
+                                  .get("Rules") or []),
+        )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the API's shape (expiry, noncurrent versions, multipart uploads;
+    transitions and tag filters have no local meaning and are left out)."""
+    out: dict[str, Any] = {"Status": rule.get("Status", "Enabled"), "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "Id" in rule:
+        out["ID"] = rule["Id"]
+    expiration = {k: v for k, v in (("Days", rule.get("ExpirationInDays")),
+                                    ("ExpiredObjectDeleteMarker", rule.get("ExpiredObjectDeleteMarker")))
+                  if v is not None}
+    if expiration:
+        out["Expiration"] = _ints(expiration, "Days")
+    if "NoncurrentVersionExpiration" in rule:
+        out["NoncurrentVersionExpiration"] = _ints(rule["NoncurrentVersionExpiration"], "NoncurrentDays")
+    if "AbortIncompleteMultipartUpload" in rule:
+        out["AbortIncompleteMultipartUpload"] = _ints(rule["AbortIncompleteMultipartUpload"], "DaysAfterInitiation")
+    return out
+
+
+@dataclass(frozen=True)
+class BucketPolicyDef:
+    """An ``AWS::S3::BucketPolicy``: recorded, not applied (moto enforces a Deny without its Condition)."""
+
+    logical_id: str
+    bucket: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlarmDef:
+    """An ``AWS::CloudWatch::Alarm`` as ``PutMetricAlarm`` arguments."""
+
+    logical_id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @classmethod
+    def from_properties(cls, logical_id: str, name: str, props: dict[str, Any]) -> AlarmDef:
+        args = _ints({**props, "AlarmName": name}, "Period", "EvaluationPeriods", "DatapointsToAlarm")
+        if "Threshold" in args:
+            args["Threshold"] = float(args["Threshold"])
+        args["Metrics"] = [
+            {**query, **({"MetricStat": _ints(query["MetricStat"], "Period")} if "MetricStat" in query else {})}
+            for query in args.get("Metrics") or []] or None
+        return cls(logical_id, name, {k: v for k, v in args.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class DashboardDef:
+    logical_id: str
+    name: str
+    body: str  # JSON text (checked when the template is read)
+
+
+@dataclass(frozen=True)
+class CustomResourceDef:
+    """A custom resource: recorded with its resolved properties, never invoked locally."""
+
+    logical_id: str
+    type: str
+    service_token: str
+    properties: dict[str, Any]
 
 
 @dataclass
@@ -95,6 +194,11 @@ class LocalStack:
     state_machines: dict[str, StateMachineDef] = field(default_factory=dict)
     ssm_parameters: dict[str, SsmParameterDef] = field(default_factory=dict)
     log_groups: dict[str, LogGroupDef] = field(default_factory=dict)
+    buckets: dict[str, BucketDef] = field(default_factory=dict)
+    bucket_policies: dict[str, BucketPolicyDef] = field(default_factory=dict)
+    alarms: dict[str, AlarmDef] = field(default_factory=dict)
+    dashboards: dict[str, DashboardDef] = field(default_factory=dict)
+    custom_resources: dict[str, CustomResourceDef] = field(default_factory=dict)
     schedules: list[ScheduleDef] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     ignored: dict[str, str] = field(default_factory=dict)  # logical id -> type not deployed locally
