@@ -32,6 +32,7 @@ MAX_HOLD_MS = "THERMOSTAT_MAX_HOLD_MS"
 WARM_DEADLINE_MS = "THERMOSTAT_WARM_DEADLINE_MS"
 WORKFLOW_TYPE = "THERMOSTAT_WORKFLOW_TYPE"
 PER_TARGET_METRICS = "THERMOSTAT_PER_TARGET_METRICS"  # custom metrics per target cost ~$0.30/month each
+KILL_SWITCH_PARAMETER = "THERMOSTAT_KILL_SWITCH_PARAMETER"  # SSM parameter read at run start ("" = none)
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
 DEFAULT_NAMESPACE = "Thermostat"
@@ -89,7 +90,7 @@ class DiscoverySettings:
     tag_key: str = "thermostat:enabled"
     tag_value: str = "true"
     explicit_targets: tuple[dict[str, object], ...] = ()
-    min_warm: int = 0
+    min_warm: int = 1  # every opted-in target keeps one environment warm (the floor)
     max_warm: int = 50
     lookback_minutes: int = 1440
 
@@ -141,7 +142,8 @@ class RunSettings:
     quantile: float = 0.95
     horizon_minutes: int = 5
     min_warm: int = 0
-    max_warm: int = 50
+    max_warm: int = 50  # the default of a target's max, and the bound of its min and max
+    kill_switch_parameter: str = ""  # SSM parameter name; "" = only `enabled` decides
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> RunSettings:
@@ -153,13 +155,14 @@ class RunSettings:
             horizon_minutes=_int(env, HORIZON_MINUTES, cls.horizon_minutes, 1, 60),
             min_warm=min_warm,
             max_warm=max_warm,
+            kill_switch_parameter=env.get(KILL_SWITCH_PARAMETER, "").strip(),
         )
 
 
 @dataclass(frozen=True)
 class PlanSettings:
     budget_share: float = 0.5  # at most this share of reserved/unreserved concurrency, minus real use
-    max_batch_size: int = 50
+    max_batch_size: int = 500
     map_max_concurrency: int = 10
     lead_ms: int = 2500  # release_at = now + lead: time for every batch of the round to start (cold ones too)
     max_hold_ms: int = 1500

@@ -32,6 +32,7 @@ class TargetSpec(TypedDict):
     min: int
     max: int
     source: Literal["input", "tag", "config"]
+    price_per_cold_start: NotRequired[float]  # USD, when the execution input gives one for this target
 
 
 def target_label(function: str, qualifier: str | None) -> str:
@@ -47,6 +48,8 @@ class Request(TypedDict):
     quantile: float
     horizon_minutes: int
     dry_run: bool
+    price_per_cold_start: NotRequired[float]  # USD per real cold start, when the input gives one
+    monthly_budget_usd: NotRequired[float]  # when the input gives one (null = the stack's setting)
 
 
 class RunInfo(TypedDict):
