@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Prices:
-    as_of: str = "2026-11-01"
+    as_of: str = "2026-12-01"
     region: str = "us-east-1"
     lambda_gb_second: float = 0.0000166667  # x86_64, first pricing tier
     lambda_request: float = 0.20 / 1_000_000
@@ -22,6 +22,8 @@ class Prices:
     sfn_express_request: float = 1.00 / 1_000_000
     sfn_express_gb_second: float = 0.00001667
     get_metric_data_metric: float = 0.01 / 1_000
+    s3_put: float = 0.005 / 1_000  # PUT, COPY, POST, LIST (S3 Standard)
+    s3_get: float = 0.0004 / 1_000  # GET and all other requests
 
 
 PRICES = Prices()

@@ -1,19 +1,16 @@
-"""Forecast of the peak REAL concurrency of each target in the next window (DESIGN §2 Forecast).
+"""How many environments each target needs in the next window, priced in dollars.
 
-Public surface (the workflow's Forecast function and the simulator code against these names):
-
-- :class:`TargetHistory` — numpy view of ``models.History`` (``from_wire``), NaN = no datapoint.
-- :func:`real_concurrency` — per-period concurrency with the warmer's own pings removed.
-- :func:`forecast_peak` — upper-quantile forecast for one target, with a :class:`ModelMemo` for cheap
-  per-tick calls (the simulator) or without (the Lambda: fresh model selection).
-- :func:`forecast_state` — the Forecast state: ``CollectedState`` -> ``ForecastState``.
-
-See ``docs/forecast.md`` for the models, the selection loss and the figures.
+Pipeline (data passes one way): the target's record (:mod:`thermostat.records`: real peaks per slot from
+ping answers and rare CloudWatch reads) -> :func:`demand.demand` (P(peak >= k) from the last day, with
+the burst and headroom evidence) + :mod:`hints` (statsmodels: daily season, periodic bursts) ->
+:func:`objective.size` (the k-th environment is warmed while the cold starts it avoids are worth more than
+it costs) -> :class:`objective.Sizing`. :func:`fleet.forecast_fleet` does it for a run's targets and applies
+the optional monthly budget. See docs/forecast.md.
 """
 
-from thermostat.forecast.history import TargetHistory
-from thermostat.forecast.peak import ModelMemo, forecast_peak
-from thermostat.forecast.pings import real_concurrency
-from thermostat.forecast.state import forecast_state
+from thermostat.forecast.fleet import FleetForecast, TargetForecast, forecast_fleet
+from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START, Prices, Sizing, size
+from thermostat.forecast.target import TargetPolicy, forecast_target
 
-__all__ = ["ModelMemo", "TargetHistory", "forecast_peak", "forecast_state", "real_concurrency"]
+__all__ = ["DEFAULT_PRICE_PER_COLD_START", "FleetForecast", "Prices", "Sizing", "TargetForecast", "TargetPolicy",
+           "forecast_fleet", "forecast_target", "size"]

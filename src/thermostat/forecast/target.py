@@ -1,0 +1,44 @@
+"""One target's forecast: record -> (memo refreshed) -> demand + hints -> dollars -> :class:`Sizing`.
+
+The same function runs in the Forecast Lambda (every target of a run) and in the simulator (every tick of
+every function), so what the simulator reports is what the deployed workflow would do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from thermostat.forecast.demand import demand
+from thermostat.forecast.hints import hints_for, refresh_memo
+from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START, Prices, Sizing, size
+from thermostat.records import SLOT_MS, TargetRecord
+from thermostat.telemetry import INIT_DEFAULT_MS, SEND_AHEAD_DEFAULT_MS
+
+HOLD_SHARE = 0.5  # a ping holds about this share of the learned send-ahead (arrivals spread over it)
+
+
+@dataclass(frozen=True)
+class TargetPolicy:
+    """What the owner (input > tags > stack) says about one target."""
+
+    floor: int = 1
+    cap: int = 50
+    price_per_cold_start: float = DEFAULT_PRICE_PER_COLD_START
+    horizon_minutes: int = 5
+    use_statsmodels: bool = True
+
+
+def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, warm_now: int = 0,
+                    hold_ms: float | None = None) -> Sizing:
+    """Desired environments for the window that starts now (never below floor, never above cap)."""
+    refresh_memo(record, now_ms, policy.use_statsmodels)
+    horizon_slots = max(1, math.ceil(policy.horizon_minutes * 60_000 / SLOT_MS))
+    need = demand(record, now_ms, horizon_slots)
+    hints = hints_for(record, now_ms, policy.horizon_minutes * 60_000)
+    lead = record.send_ahead_ms if record.send_ahead_ms is not None else SEND_AHEAD_DEFAULT_MS
+    prices = Prices(price_per_cold_start=policy.price_per_cold_start, memory_mb=record.config.memory_mb,
+                    hold_ms=hold_ms if hold_ms is not None else lead * HOLD_SHARE,
+                    init_ms=record.init_ms if record.init_ms is not None else INIT_DEFAULT_MS,
+                    window_minutes=float(policy.horizon_minutes))
+    return size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints)
