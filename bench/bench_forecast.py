@@ -1,249 +1,129 @@
-"""Forecast figures (DESIGN §7): 100 targets x 24 h of minutes through forecast_state, quality, per-call cost.
+"""Forecast figures: one Forecast state run over 1,000 targets, statsmodels' cost, and an ablation.
 
-    .venv/bin/python bench/bench_forecast.py [--trace DIR] [--targets 100] [--pings N] [--holdout-hours 4]
-                                              [--no-statsmodels] [--seed 7] [--replay 1000]
+    .venv/bin/python bench/bench_forecast.py [--trace DIR] [--targets 1000] [--days 3] [--skip-ablation]
 
-Input: the Azure Functions 2019 sample (per-minute invocations + per-function average duration).
-Per-minute concurrency is what CloudWatch's ConcurrentExecutions Maximum would show: each minute's
-invocations are placed uniformly at random inside the minute (seeded), each runs for the function's
-average duration, and the concurrency of a minute is the maximum number of overlapping executions
-during it (runs carry over into the next minutes). Minutes without activity have no datapoint (NaN),
-as in CloudWatch. ``--pings N`` adds what a warmer would leave in the metrics: N pings every 5 minutes
-(Invocations += N, WarmPing = N, Max >= N + the real executions running then, RealInvocation reported),
-so the figures also exercise the removal of our own pings.
-
-Prints: wall time of one forecast_state run (statsmodels import included, fresh process), per-model win
-counts, a walk-forward backtest over the held-out last hours (coverage of the quantile and mean
-over-provisioning, against the reactive and fixed:1 policies), and the per-call time of forecast_peak
-with a memo (simulator use) for sparse and dense targets.
+1. Records for ``--targets`` functions of the trace (their real peak per 5-minute slot, as ping answers and
+   CloudWatch reads would fill them), tiled over ``--days`` days so the seasonal model has the 2 days it
+   needs; then ``forecast_fleet`` over all of them, as the Forecast state runs it (statsmodels fits
+   included: every target's memo is fresh, the worst case; later runs refit a target at most every 6 h).
+2. The cold import of the forecast package and of statsmodels' pieces it uses, in a fresh process, from
+   the bytecode a Lambda layer ships.
+3. Ablation: ``thermostat simulate`` of the trace tiled over ``--days`` days (every day like the trace's
+   one), thermostat with and without statsmodels, scored on the last day: cold starts, cost, and where the
+   two plans differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from thermostat import models
-from thermostat.config import ForecastSettings
-from thermostat.forecast import ModelMemo, TargetHistory, forecast_peak, forecast_state, real_concurrency
-from thermostat.forecast.history import window_peaks
-from thermostat.forecast.selection import statsmodels_can_win, test_span
+from thermostat.forecast import TargetPolicy, forecast_fleet
+from thermostat.records import SLOT_MS, new_record
+from thermostat.sim.readers import load_trace
+from thermostat.sim.workload import make_workload, profile
 
-TRACE = Path("/work/shared/traces/azure2019-1000fn-24h")
-START_MS = 1_763_769_600_000  # a midnight UTC, minute-aligned
-MINUTE_MS = 60_000
+TRACE = Path(__file__).resolve().parents[2] / "shared" / "traces" / "azure2019-1000fn-24h"
+DAY0_MS = 1_763_856_000_000  # a midnight, UTC
 
 
-def load(trace: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    inv = pd.read_csv(trace / "invocations.csv")
-    dur = pd.read_csv(trace / "durations.csv").drop_duplicates("HashFunction").set_index("HashFunction")
-    minutes = [c for c in inv.columns if c.startswith("minute_")]
-    counts = inv[minutes].to_numpy(dtype=float)
-    avg = dur["Average"].reindex(inv["HashFunction"]).fillna(1000.0).to_numpy(dtype=float)
-    return counts, avg, inv["HashFunction"].tolist()
+def slot_peaks(counts: np.ndarray, durations: np.ndarray, seed: int) -> list[float]:
+    work = make_workload(counts, durations, np.random.default_rng(seed))
+    minute_max = profile(work, counts.size).minute_max
+    return minute_max.reshape(-1, 5).max(axis=1).astype(float).tolist()
 
 
-def pick(counts: np.ndarray, n: int) -> np.ndarray:
-    """n functions spread evenly over the density ranking (sparse to busiest)."""
-    order = np.argsort(counts.sum(axis=1), kind="stable")
-    return order[np.unique(np.linspace(0, len(order) - 1, n).round().astype(int))]
-
-
-def concurrency(counts: np.ndarray, duration_ms: float, rng: np.random.Generator) -> np.ndarray:
-    """Per-minute max overlap of executions (arrivals uniform inside their minute, fixed duration)."""
-    minutes = len(counts)
-    starts = np.repeat(np.arange(minutes), counts.astype(int)) * 60_000.0
-    starts = starts + rng.uniform(0, 60_000.0, len(starts))
-    ends = starts + max(duration_ms, 1.0)
-    ticks = np.arange(minutes) * 60_000.0  # zero-delta events so every minute sees the running level
-    times = np.concatenate([starts, ends, ticks])
-    delta = np.concatenate([np.ones(len(starts)), -np.ones(len(ends)), np.zeros(minutes)])
-    order = np.lexsort((-delta, times))  # at equal times count the start first (the worst case)
-    times, level = times[order], np.cumsum(delta[order])
-    keep = times < minutes * 60_000.0
-    out = np.zeros(minutes)
-    np.maximum.at(out, (times[keep] // 60_000).astype(int), level[keep])
-    return out
-
-
-def history_for(counts: np.ndarray, duration_ms: float, conc: np.ndarray, pings: int) -> TargetHistory:
-    active = (counts > 0) | (conc > 0)
-    invocations = counts.copy()
-    observed = conc.copy()
-    warm = np.full(len(counts), np.nan)
-    real = np.full(len(counts), np.nan)
-    duration = np.where(counts > 0, duration_ms, np.nan)
-    if pings:
-        tick = np.arange(len(counts)) % 5 == 0
-        little = np.ceil(counts * duration_ms / 60_000.0)
-        observed = np.where(tick, np.maximum(conc, pings + little), conc)
-        invocations = np.where(tick, counts + pings, counts)
-        warm = np.where(tick, float(pings), np.nan)
-        real = np.where(counts > 0, counts, np.nan)
-        mixed = (np.nan_to_num(duration) * counts + 1000.0 * pings) / np.maximum(invocations, 1.0)
-        duration = np.where(tick, mixed, duration)  # CloudWatch's average includes the pings' 1 s holds
-        active = active | tick
-    return TargetHistory.from_arrays(
-        START_MS,
-        60,
-        np.where(active, observed, np.nan),
-        invocations=np.where(active, invocations, np.nan),
-        duration_ms=duration,
-        warm_pings=warm,
-        real_invocations=real,
-    )
-
-
-def collected(histories: list[TargetHistory], ids: list[str], settings: ForecastSettings) -> models.CollectedState:
-    end = histories[0].end_ms
-    targets = [
-        models.TargetMetrics(
-            function=f"fn-{fid[:12]}", qualifier=None,
-            arn=f"arn:aws:lambda:us-east-1:123456789012:function:fn-{fid[:12]}",
-            min=0, max=1000, source="tag", memory_mb=256, timeout_s=60, reserved_concurrency=None,
-            current_concurrency=0, history=h.to_wire(),
-        )
-        for h, fid in zip(histories, ids, strict=True)
-    ]
-    run = models.RunInfo(id="bench", name="bench", started_at_ms=end, round=0)
-    request = models.Request(targets=[], discover=True, quantile=settings.quantile,
-                             horizon_minutes=settings.horizon_minutes, dry_run=True)
-    account = models.AccountLimits(concurrency_limit=1000, unreserved_concurrency=1000)
-    return models.CollectedState(run=run, request=request, account=account, targets=targets)
-
-
-def walk_forward(
-    histories: list[TargetHistory], truth: list[np.ndarray], settings: ForecastSettings, hours: int, sm: bool
-) -> None:
-    window = settings.horizon_minutes
-    ticks = hours * 60 // window
-    minutes = histories[0].points
-    policies: dict[str, list[tuple[float, float]]] = {"thermostat": [], "reactive": [], "fixed:1": []}
-    classes: dict[str, list[tuple[float, float]]] = {"sparse": [], "medium": [], "dense": []}
-    reuse, select_t, dense_reuse, sparse_reuse = [], [], [], []
-    selections = 0
-    for history, real in zip(histories, truth, strict=True):
-        dense = np.mean(real > 0) >= 0.5
-        kind = "dense" if dense else "sparse" if np.mean(real > 0) < 0.1 else "medium"
-        memo: ModelMemo | None = None
-        for tick in range(ticks):
-            cut = minutes - (ticks - tick) * window
-            now = START_MS + cut * MINUTE_MS
-            actual = float(real[cut : cut + window].max())
-            began = time.perf_counter()
-            info, new = forecast_peak(history, settings, memo=memo, now_ms=now, use_statsmodels=sm)
-            spent = time.perf_counter() - began
-            if memo is not None and new.selections == memo.selections:
-                reuse.append(spent)
-                (dense_reuse if dense else sparse_reuse).append(spent)
-            else:
-                select_t.append(spent)
-                selections += 1
-            memo = new
-            policies["thermostat"].append((info["desired"], actual))
-            classes[kind].append((info["desired"], actual))
-            last = real_concurrency(history.before(now))[-window:]
-            policies["reactive"].append((float(last.max()) if len(last) else 0.0, actual))
-            policies["fixed:1"].append((1.0, actual))
-    print(f"\nwalk-forward over the last {hours} h ({ticks} ticks x {len(histories)} targets, "
-          f"q = {settings.quantile}, statsmodels {'on' if sm else 'off'}):")
-    print(f"  {'policy':<18} {'windows':>8} {'coverage':>9} {'busy cov.':>9} {'cold envs':>10} "
-          f"{'over-prov (mean envs)':>22} {'warm envs/tick':>15}")
-    rows = list(policies.items()) + [(f"thermostat/{k}", v) for k, v in classes.items()]
-    for name, pairs in rows:
-        if not pairs:
-            continue
-        d, a = np.array(pairs).T
-        busy = a > 0
-        busy_cov = f"{np.mean(d[busy] >= a[busy]):.1%}" if busy.any() else "n/a"
-        print(f"  {name:<18} {len(d):>8} {np.mean(d >= a):>9.1%} {busy_cov:>9} {np.sum(np.maximum(a - d, 0)):>10.0f} "
-              f"{np.mean(np.maximum(d - a, 0)):>22.3f} {np.mean(d):>15.2f}")
-    print("  coverage: share of windows with desired >= the real peak; busy cov.: the same over windows with"
-          " traffic; cold envs: sum of (peak - desired)+")
-    ms = lambda xs: f"{1000 * np.mean(xs):.3f} ms mean / {1000 * np.median(xs):.3f} median" if xs else "n/a"  # noqa: E731
-    print("forecast_peak per call with a memo (simulator use):")
-    print(f"  reusing the memo, sparse targets: {ms(sparse_reuse)}  ({len(sparse_reuse)} calls)")
-    print(f"  reusing the memo, dense targets:  {ms(dense_reuse)}  ({len(dense_reuse)} calls)")
-    print(f"  re-selecting (backtest{' + statsmodels' if sm else ''}): {ms(select_t)}  ({selections} calls)")
-
-
-def replay(counts: np.ndarray, avg: np.ndarray, settings: ForecastSettings, functions: int, sm: bool) -> None:
-    """What the simulator's `thermostat` policy pays for forecasts: every function, every 5-min tick,
-    history growing from the trace's first minute, one memo per function."""
-    rng = np.random.default_rng(1)
-    chosen = pick(counts, functions)
-    histories = [history_for(counts[i], avg[i], concurrency(counts[i], avg[i], rng), 0) for i in chosen]
-    ticks = histories[0].points // settings.horizon_minutes
-    calls = selections = 0
-    selecting = 0.0
+def fleet_run(trace_dir: Path, targets: int, days: int) -> None:
+    trace = load_trace(trace_dir)
+    records = {}
+    for i in range(min(targets, trace.functions)):
+        peaks = slot_peaks(trace.counts[i], trace.durations[i], i) * days
+        record = new_record(trace.ids[i], trace.ids[i], None, DAY0_MS)
+        record.peaks, record.peaks_start_ms = peaks, DAY0_MS
+        record.config.memory_mb = int(trace.memory_mb[i])
+        records[trace.ids[i]] = record
+    now = DAY0_MS + len(next(iter(records.values())).peaks) * SLOT_MS
+    policies = [(key, TargetPolicy()) for key in records]
     began = time.perf_counter()
-    for history in histories:
-        memo: ModelMemo | None = None
-        for tick in range(1, ticks):
-            now = START_MS + tick * settings.horizon_minutes * MINUTE_MS
-            start = time.perf_counter()
-            _, new = forecast_peak(history, settings, memo=memo, now_ms=now, use_statsmodels=sm)
-            if memo is None or new.selections != memo.selections:
-                selections += 1
-                selecting += time.perf_counter() - start
-            memo = new
-            calls += 1
-    total = time.perf_counter() - began
-    print(f"\nreplay (simulator use, statsmodels {'on' if sm else 'off'}): {len(histories)} functions x {ticks - 1} "
-          f"ticks = {calls} calls in {total:.1f} s; {selections} selections took {selecting:.1f} s, the other "
-          f"calls {1e6 * (total - selecting) / max(1, calls - selections):.0f} us each")
+    fleet = forecast_fleet(records, policies, now)
+    first = time.perf_counter() - began
+    began = time.perf_counter()
+    forecast_fleet(records, policies, now + SLOT_MS)  # memos fresh: the next run
+    again = time.perf_counter() - began
+    desired = [t.desired for t in fleet.targets]
+    print(f"forecast_fleet, {len(records)} targets x {days} days of slots: first run {first:.2f} s (every memo "
+          f"due; {fleet.fits_deferred} refits left to later runs by the {4:g} s fit budget), next run {again:.2f} s "
+          f"(target <= 10 s)")
+    print(f"  desired: total {sum(desired)}, median {int(np.median(desired))}, max {max(desired)}; "
+          f"decided by {dict(Counter(t.term for t in fleet.targets).most_common())}")
+    seasonal = sum(1 for r in records.values() if r.model.get("seasonal"))
+    periodic = sum(1 for r in records.values() if r.model.get("periodic"))
+    print(f"  statsmodels: {seasonal} seasonal fits kept, {periodic} periodic-burst patterns found")
+
+
+def cold_import() -> None:
+    code = ("import time; t=time.perf_counter(); import thermostat.forecast; a=time.perf_counter()-t; "
+            "t=time.perf_counter(); import statsmodels.tsa.holtwinters, statsmodels.tsa.stattools; "
+            "b=time.perf_counter()-t; print(f'{a*1000:.0f} {b*1000:.0f}')")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parents[1] / "src")],
+                   check=False)
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-X", "frozen_modules=on", "-c", code], capture_output=True, text=True,
+                             check=True, env={"PYTHONDONTWRITEBYTECODE": "", "PATH": ""}).stdout.split()
+        runs.append((float(out[0]), float(out[1])))
+    package, stats = (sorted(x)[1] for x in zip(*runs, strict=True))
+    print(f"cold import (median of 3, bytecode): thermostat.forecast {package:.0f} ms (numpy included); "
+          f"statsmodels holtwinters + stattools {stats:.0f} ms more, paid only by a run that fits")
+
+
+def ablation(trace_dir: Path, days: int) -> None:
+    from thermostat.sim.engine import simulate
+    from thermostat.sim.policies import SimSettings, parse_policies
+    from thermostat.sim.results import summarize
+    from thermostat.sim.trace import tile_days
+
+    trace = tile_days(load_trace(trace_dir), days)
+    last_day = (trace.minutes - 1440, trace.minutes)
+    rows = {}
+    for use in (True, False):
+        settings = SimSettings(use_statsmodels=use, score_from_minute=last_day[0], score_to_minute=last_day[1])
+        policies = parse_policies("none,thermostat")
+        began = time.perf_counter()
+        results = simulate(trace, policies, settings, workers=2)
+        doc = summarize(trace, policies, results, settings)
+        rows[use] = (doc["thermostat"], time.perf_counter() - began, doc["none"]["cold_starts"])
+    print(f"ablation: the trace's day x {days}, scored on the last day (statsmodels has 2 days behind it)")
+    for use, (p, wall, none) in rows.items():
+        print(f"  statsmodels {'on ' if use else 'off'}: {p['cold_starts']:,} cold starts "
+              f"({100 * (1 - p['cold_starts'] / none):.1f}% fewer than none), ${p['cost_usd_month']['total']:.2f}"
+              f"/month, {p['warm_pings']:,} pings; decided by {p['decided_by']}; {wall:.0f} s")
+    on, off = rows[True][0], rows[False][0]
+    print(f"  difference: {off['cold_starts'] - on['cold_starts']:+,} cold starts avoided by statsmodels, "
+          f"{on['cost_usd_month']['total'] - off['cost_usd_month']['total']:+.2f} $/month")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trace", type=Path, default=TRACE)
-    parser.add_argument("--targets", type=int, default=100)
-    parser.add_argument("--pings", type=int, default=0)
-    parser.add_argument("--holdout-hours", type=int, default=4)
-    parser.add_argument("--no-statsmodels", action="store_true", help="walk-forward with baselines only")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--replay", type=int, default=0, metavar="N",
-                        help="also replay N functions x 24 h tick by tick with a memo (simulator cost)")
+    parser.add_argument("--targets", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--skip-ablation", action="store_true")
     args = parser.parse_args()
-    settings = ForecastSettings()
-    rng = np.random.default_rng(args.seed)
-    counts, avg, ids = load(args.trace)
-    chosen = pick(counts, args.targets)
-    truth = [concurrency(counts[i], avg[i], rng) for i in chosen]
-    histories = [history_for(counts[i], avg[i], c, args.pings) for i, c in zip(chosen, truth, strict=True)]
-    state = collected(histories, [ids[i] for i in chosen], settings)
-    print(f"{len(chosen)} targets x {histories[0].points} min, pings {args.pings}/5 min; "
-          f"{sum(np.mean(t > 0) < 0.1 for t in truth)} with traffic in < 10 % of minutes")
-
-    began = time.perf_counter()
-    out = forecast_state(state, settings)
-    wall = time.perf_counter() - began
-    wins = Counter(t["forecast"]["model"] for t in out["targets"])
-    errors = sum(1 for t in out["targets"] if "error" in t)
-    print(f"forecast_state: {wall:.2f} s wall for {len(out['targets'])} targets "
-          f"(budget 10 s; statsmodels import included), {errors} errors")
-    print("model wins:", ", ".join(f"{k} {v}" for k, v in wins.most_common()))
-    eligible = sum(
-        statsmodels_can_win(window_peaks(t, 5)[: -test_span(288, 12, 288)], 12) for t in truth
-    )
-    print(f"statsmodels candidates fitted for {eligible} targets (dense, varied: where they can win)")
-    desired = [t["forecast"]["desired"] for t in out["targets"]]
-    print(f"desired: total {sum(desired)}, max {max(desired)}, zero for {desired.count(0)} targets")
-    for t in sorted(out["targets"], key=lambda t: -t["forecast"]["desired"])[:3]:
-        fc = t["forecast"]
-        print(f"  e.g. {t['function']}: {fc['desired']} ({fc['model']}) {fc['reason']}")
-    sample = next((t for t in out["targets"] if t["forecast"]["model"] == "intermittent"), None)
-    if sample:
-        print(f"  e.g. {sample['function']}: {sample['forecast']['desired']} {sample['forecast']['reason']}")
-
-    walk_forward(histories, truth, settings, args.holdout_hours, not args.no_statsmodels)
-    if args.replay:
-        replay(counts, avg, settings, args.replay, not args.no_statsmodels)
+    if not args.trace.is_dir():
+        print(f"bench_forecast: no trace at {args.trace}; skipped")
+        return
+    fleet_run(args.trace, args.targets, args.days)
+    cold_import()
+    if not args.skip_ablation and math.isfinite(args.days):
+        ablation(args.trace, args.days)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ MEMORY_MB = {"validate_input": 256, "collect_metrics": 512, "forecast": 1024, "p
              "summarize": 256}
 TARGETS_PER_SHARD = 1000  # the state store's shard size
 METRICS_PER_CALL = 500  # GetMetricData queries per call
-ACCOUNT_METRICS_PER_RUN = 2  # UnreservedConcurrentExecutions + ClaimedAccountConcurrency, every run
+ACCOUNT_METRICS_PER_RUN = 1  # the account-level UnreservedConcurrentExecutions, every run
 # Standard transitions of a run outside the Map: Validate Input, Enabled?, Collect Metrics, Overlap?,
 # Forecast, Plan, Warm (Map), Summarize, Shortfall?, Report; plus one per Warm Batch.
 TRANSITIONS_PER_RUN = 10
@@ -56,13 +56,29 @@ def lambdas_usd(load: RunLoad) -> float:
     return total
 
 
+# Bytes per item of the documents that travel by claim check (thermostat.claims): inline up to 48 KiB,
+# else one PUT and one GET through the state store.
+DOC_BYTES_PER_TARGET = {"targets": 260, "forecast": 320, "plan": 380}
+BATCH_BYTES_PER_GROUP = 140
+RESULT_BYTES_PER_PING = 70
+INLINE_LIMIT_BYTES = 48 * 1024
+
+
+def _offloaded(size_bytes: float) -> int:
+    return 1 if size_bytes > INLINE_LIMIT_BYTES else 0
+
+
 def s3_usd(load: RunLoad) -> float:
     shards = max(1, math.ceil(load.targets / TARGETS_PER_SHARD))
-    # lease: GET + PUT (acquire) + PUT (release); records: GET in Collect, Forecast, Summarize, PUT in
-    # Collect and Summarize; run documents: forecast and plan (PUT + GET), a batch and its result each
-    # (PUT + GET), the report (PUT)
-    puts = 2 + 2 * shards + 2 + 2 * load.batches + 1
-    gets = 1 + 3 * shards + 2 + 2 * load.batches
+    docs = sum(_offloaded(load.targets * per) for per in DOC_BYTES_PER_TARGET.values())
+    if load.batches:
+        groups_per_batch = min(load.targets, load.pings) / load.batches
+        docs += load.batches * (_offloaded(groups_per_batch * BATCH_BYTES_PER_GROUP)
+                                + _offloaded(load.pings / load.batches * RESULT_BYTES_PER_PING))
+    # lease: GET + PUT to acquire, PUT to release; records: read by Collect, Forecast, Plan and Summarize,
+    # written by Collect and Summarize; the run report: one PUT; each offloaded document: one PUT, one GET
+    puts = 2 + 2 * shards + 1 + docs
+    gets = 1 + 4 * shards + docs
     return puts * cost.PRICES.s3_put + gets * cost.PRICES.s3_get
 
 

@@ -121,10 +121,9 @@ def _learn_send_ahead(record: TargetRecord, answers: Sequence[PingAnswer], used_
         return
     needed = used + max(offsets) + SEND_AHEAD_MARGIN_MS
     previous = record.send_ahead_ms if record.send_ahead_ms is not None else used
-    if max(offsets) > 0:  # late: the round may not have overlapped
-        learned = max(needed, previous * LATE_GROWTH)
-    else:
-        learned = max(needed, previous * SEND_AHEAD_DECAY)
+    # a late ping means the round may not have overlapped: grow at once; otherwise decay towards the need
+    growth = LATE_GROWTH if max(offsets) > 0 else SEND_AHEAD_DECAY
+    learned = max(needed, previous * growth)
     record.send_ahead_ms = round(min(max(learned, SEND_AHEAD_MIN_MS), SEND_AHEAD_MAX_MS), 1)
 
 

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from thermostat import cost
+from thermostat.forecast.hints import FitBudget
 from thermostat.forecast.objective import Sizing
 from thermostat.forecast.target import TargetPolicy, forecast_target
 from thermostat.records import TargetRecord
 
 logger = logging.getLogger(__name__)
+
+FIT_SECONDS = 4.0  # statsmodels fitting per Forecast run, at most (import not counted: it is paid once)
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,15 @@ class FleetForecast:
     budget_note: str | None = None
     seconds: float = 0.0
     terms: dict[str, int] = field(default_factory=dict)
+    fits_deferred: int = 0  # targets whose model refit waits for a later run (the run's fit budget was spent)
 
 
 def forecast_fleet(records: Mapping[str, TargetRecord], policies: Sequence[tuple[str, TargetPolicy]], now_ms: int,
                    *, monthly_budget_usd: float | None = None, warm_now: Mapping[str, int] | None = None,
-                   clock: Callable[[], float] = time.perf_counter) -> FleetForecast:
+                   fit_seconds: float = FIT_SECONDS, clock: Callable[[], float] = time.perf_counter) -> FleetForecast:
     """``policies``: (record key, what the owner says) for every target of this run, in report order."""
     started = clock()
+    budget = FitBudget(fit_seconds, clock)
     sizings: list[tuple[str, Sizing | None, TargetForecast]] = []
     memos: dict[str, dict[str, Any]] = {}
     for key, policy in policies:
@@ -66,7 +71,7 @@ def forecast_fleet(records: Mapping[str, TargetRecord], policies: Sequence[tuple
                                                       error="NoRecord")))
             continue
         try:
-            sizing = forecast_target(record, now_ms, policy, warm_now=(warm_now or {}).get(key, 0))
+            sizing = forecast_target(record, now_ms, policy, warm_now=(warm_now or {}).get(key, 0), fit_budget=budget)
         except Exception as exc:  # one target's bad record never fails the others
             logger.warning("forecast_failed", extra={"target": key, "error": type(exc).__name__})
             sizings.append((key, None, TargetForecast(key, policy.floor, "error",
@@ -83,7 +88,9 @@ def forecast_fleet(records: Mapping[str, TargetRecord], policies: Sequence[tuple
     terms: dict[str, int] = {}
     for forecast in out:
         terms[forecast.term] = terms.get(forecast.term, 0) + 1
-    return FleetForecast(out, memos, note, clock() - started, terms)
+    if budget.deferred:
+        logger.info("fits_deferred", extra={"targets": budget.deferred, "fit_seconds": fit_seconds})
+    return FleetForecast(out, memos, note, clock() - started, terms, budget.deferred)
 
 
 def _apply_budget(sizings: list[tuple[str, Sizing | None, TargetForecast]], monthly_usd: float,

@@ -70,10 +70,12 @@ class Sizing:
     provisioned_usd_month: float = 0.0  # Provisioned Concurrency at the same level, for the break-even
 
 
-def _term(k: int, demand: Demand, hints: tuple[Hint, ...], need_peak: float) -> str:
-    for hint in hints:
-        if hint.survival(k) >= need_peak > 0 and k > demand.recent_peak:
-            return hint.kind
+def _term(k: int, demand: Demand, hints: tuple[Hint, ...]) -> str:
+    """The evidence that makes level k needed: a model's hint when it says more than the history does."""
+    history = demand.survival(k)
+    best = max(hints, key=lambda hint: hint.survival(k), default=None)
+    if best is not None and best.survival(k) > history:
+        return best.kind
     if k <= demand.recent_peak:
         return "recent"
     if k <= demand.burst_peak:
@@ -107,7 +109,8 @@ def size(demand: Demand, prices: Prices, *, floor: int, cap: int, warm_now: int,
         keep = ping + (init if k > warm_now else init * loss_rate)
         if value < keep:
             break
-        term = _term(k, demand, hints, peak) if peak >= loss else "loss"
+        # a level needed mostly as cover for the ones below is there for their reason
+        term = _term(k, demand, hints) if peak >= loss else (levels[-1].term if levels else "loss")
         levels.append(Level(k, need, value, keep, term))
         lower = peak
         k += 1

@@ -7,14 +7,17 @@ every function), so what the simulator reports is what the deployed workflow wou
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from thermostat.forecast.demand import demand
-from thermostat.forecast.hints import hints_for, refresh_memo
+from thermostat.forecast.hints import FitBudget, hints_for, refresh_memo
 from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START, Prices, Sizing, size
 from thermostat.records import SLOT_MS, TargetRecord
 from thermostat.telemetry import INIT_DEFAULT_MS, SEND_AHEAD_DEFAULT_MS
 
+# After a round in which every environment reached had served real traffic AND real traffic was seen starting
+# environments of its own (the pool outgrew the pings), the next round pings this many times as many.
+PROBE_FACTOR = 2
 HOLD_SHARE = 0.5  # a ping holds about this share of the learned send-ahead (arrivals spread over it)
 
 
@@ -30,9 +33,9 @@ class TargetPolicy:
 
 
 def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, warm_now: int = 0,
-                    hold_ms: float | None = None) -> Sizing:
+                    hold_ms: float | None = None, fit_budget: FitBudget | None = None) -> Sizing:
     """Desired environments for the window that starts now (never below floor, never above cap)."""
-    refresh_memo(record, now_ms, policy.use_statsmodels)
+    refresh_memo(record, now_ms, policy.use_statsmodels, fit_budget)
     horizon_slots = max(1, math.ceil(policy.horizon_minutes * 60_000 / SLOT_MS))
     need = demand(record, now_ms, horizon_slots)
     hints = hints_for(record, now_ms, policy.horizon_minutes * 60_000)
@@ -41,4 +44,13 @@ def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, 
                     hold_ms=hold_ms if hold_ms is not None else lead * HOLD_SHARE,
                     init_ms=record.init_ms if record.init_ms is not None else INIT_DEFAULT_MS,
                     window_minutes=float(policy.horizon_minutes))
-    return size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints)
+    sizing = size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints)
+    window_ms = policy.horizon_minutes * 60_000
+    recently_saturated = 0 <= now_ms - record.saturated_at_ms <= window_ms + SLOT_MS
+    if PROBE_FACTOR and warm_now and recently_saturated and record.cw_early:
+        probe = min(policy.cap, PROBE_FACTOR * warm_now)
+        if probe > sizing.desired:
+            return replace(sizing, desired=probe, term="probe",
+                           reason=f"{probe}: probing — every one of the {warm_now} environments reached last round "
+                                  f"had served real traffic, so the pool may be larger; {sizing.reason}")
+    return sizing

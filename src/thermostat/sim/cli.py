@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from thermostat.cli import CliError, unwritable_reason
 from thermostat.config import DiscoverySettings
 from thermostat.exceptions import ConfigurationError, TraceFormatError
+from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START
 from thermostat.sim import trace as tr
 from thermostat.sim.engine import simulate
 from thermostat.sim.lifecycle import Lifecycle
@@ -57,8 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--json", type=Path, metavar="OUT", help="write the results document (docs/simulate.md)")
     sim.add_argument("--plot", type=Path, metavar="OUT.png", help="cold-start rate vs monthly cost (PNG)")
     sim.add_argument("--seed", type=_number(int, 0, "a whole number"), default=0)
-    sim.add_argument("--workflow", choices=("standard", "express"), default="standard",
-                     help="Step Functions type the workflow policies are costed with")
+    sim.add_argument("--workflow", choices=("standard", "express"), default="express",
+                     help="Step Functions type the workflow policies are costed with (default %(default)s, as the "
+                          "template)")
     sim.add_argument("--arrivals", choices=ARRIVAL_MODES, default="uniform")
     sim.add_argument("--workers", type=_number(int, 1, "a whole number"), default=min(2, os.cpu_count() or 1))
     sim.add_argument("--allow-missing", action="store_true",
@@ -75,8 +77,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim.add_argument("--workflow-hold-ms", type=_number(float, 0.0, "a number"),
                      help="hold of a workflow ping (thermostat/reactive/oracle); default WarmOptions.send_ahead_ms "
                           "= 400 (Warm Batch fires that long before release_at)")
-    sim.add_argument("--max-warm", type=_number(int, 0, "a whole number"),
+    sim.add_argument("--max-warm", type=_number(int, 1, "a whole number"),
                      help=f"per-target max of the thermostat (default {DiscoverySettings.max_warm})")
+    sim.add_argument("--min-warm", type=_number(int, 0, "a whole number"),
+                     help=f"per-target floor of the thermostat (default {DiscoverySettings.min_warm})")
+    sim.add_argument("--price-per-cold-start", type=_number(float, 0.0, "a number"),
+                     default=DEFAULT_PRICE_PER_COLD_START,
+                     help="USD a cold start avoided is worth (the thermostat's objective; default %(default)s); "
+                          "thermostat@PRICE in --policies overrides it per policy")
+    sim.add_argument("--metric-read-hours", type=_number(float, 0.0, "a number"), default=6.0,
+                     help="hours between CloudWatch reads of a target (default %(default)s, as MetricReadHours)")
+    sim.add_argument("--no-statsmodels", action="store_true",
+                     help="thermostat without its statsmodels hints (ablation)")
+    sim.add_argument("--score-window", metavar="START:END",
+                     help="count cold starts and costs only for minutes START..END of the trace (the policies "
+                          "still run from minute 0): e.g. 720:1440 scores the second half of a day")
+    sim.add_argument("--replicate", type=_number(int, 1, "a whole number"), default=1,
+                     help="replay every function K times under new ids (fleet-size what-ifs; default 1)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=run_simulate)
 
@@ -97,9 +114,24 @@ def settings_from(args: argparse.Namespace) -> SimSettings:
     discovery = DiscoverySettings()
     if args.max_warm is not None:
         discovery = dataclasses.replace(discovery, max_warm=args.max_warm)
+    if args.min_warm is not None:
+        discovery = dataclasses.replace(discovery, min_warm=args.min_warm)
+    if discovery.min_warm > discovery.max_warm:
+        raise CliError(f"--min-warm {discovery.min_warm} is above --max-warm {discovery.max_warm}")
+    start, end = score_window(args.score_window)
     return SimSettings(life=life, seed=args.seed, arrivals=args.arrivals, baseline_hold_ms=args.ping_hold_ms,
-                       discovery=discovery, workflow=args.workflow,
-                       hold_override_ms=args.workflow_hold_ms)
+                       discovery=discovery, workflow=args.workflow, hold_override_ms=args.workflow_hold_ms,
+                       price_per_cold_start=args.price_per_cold_start, use_statsmodels=not args.no_statsmodels,
+                       metric_read_hours=args.metric_read_hours, score_from_minute=start, score_to_minute=end)
+
+
+def score_window(text: str | None) -> tuple[int, int | None]:
+    if not text:
+        return 0, None
+    low, sep, high = text.partition(":")
+    if not sep or not low.isdigit() or not high.isdigit() or int(low) >= int(high):
+        raise CliError(f"--score-window {text!r}: expected START:END in minutes with START < END, e.g. 720:1440")
+    return int(low), int(high)
 
 
 def select(trace: tr.Trace, args: argparse.Namespace) -> tr.Trace:
@@ -116,6 +148,8 @@ def select(trace: tr.Trace, args: argparse.Namespace) -> tr.Trace:
         trace = tr.filter_min_rate(trace, args.min_rate)
     if args.memory_mb:
         trace = trace.with_memory(args.memory_mb)
+    if args.replicate > 1:
+        trace = tr.replicate(trace, args.replicate)
     if trace.functions == 0:
         raise CliError("no function left after --trigger/--functions/--min-rate")
     return trace

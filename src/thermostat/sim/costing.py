@@ -3,43 +3,29 @@
 - ``fixed:N``: the pings and their warming inits, plus ONE warmer Lambda per tick that invokes every
   target N times concurrently (serverless-plugin-warmup: 128 MB, runs while its invokes are in flight).
 - ``thermostat``, ``reactive``, ``oracle``: the Thermostat workflow with that forecast: one execution
-  per tick (Standard: ``cost.standard_run_transitions`` of the batches ``planning.pack`` makes of that
-  tick's pings; Express: per request + GB-s of the run), ``GetMetricData`` for every target's metrics,
-  the workflow's Lambdas (Collect, Forecast — the measured forecast time for ``thermostat`` — Plan,
-  one Warm Batch invocation per batch held until ``release_at``, Summarize), pings and warming inits.
+  per tick, costed by :mod:`thermostat.run_cost` from that tick's counts (targets, pings, the batches
+  ``planning.pack`` makes of them, CloudWatch metrics read): orchestration (Standard transitions or Express
+  requests + duration), the workflow's Lambdas at the template's memory sizes, S3 requests of the state
+  store, GetMetricData; plus the pings and their warming inits.
 - ``provisioned``: Provisioned Concurrency at each function's peak real concurrency, all month.
-- ``anchor_basis``: the reference replay's costing of DESIGN §7 (pings + inits + Standard with one Map
-  iteration per warmed function per tick), so every ping policy can be compared with the anchors.
 
-Lambda durations of the workflow's own functions are estimates (constants below), documented in
-docs/simulate.md; a 24 h trace is scaled to a 30-day month.
+Everything is a function of counts: the same replay always costs the same. A trace is scaled to a
+30-day month.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from thermostat import cost, planning
-from thermostat.collect import MAX_QUERIES_PER_CALL, METRICS
+from thermostat import cost, planning, run_cost
 from thermostat.sim.policies import WORKFLOW_KINDS, Policy, SimSettings
 
-METRICS_PER_TARGET = len(METRICS)
 WARMER_MEMORY_MB = 128
 WARMER_BASE_MS = 100.0
 WARMER_MS_PER_PING = 2.0  # SDK time to issue one Invoke from the warmer
-WORKFLOW_MEMORY_MB = 256  # Collect, Plan, Warm Batch, Summarize
-FORECAST_MEMORY_MB = 1024
-FORECAST_CPU_FACTOR = 1769 / FORECAST_MEMORY_MB  # a 1024 MB Lambda has ~0.58 vCPU; measured here on one core
-FORECAST_BASE_MS = 200.0
-COLLECT_BASE_MS = 300.0
-COLLECT_MS_PER_CALL = 400.0  # one GetMetricData call (≤ 500 queries, paginated)
-PLAN_MS = 100.0
-SUMMARIZE_MS = 200.0
-BATCH_OVERHEAD_MS = 150.0  # a Warm Batch invocation beyond its hold: start, answers, result
 
 
 @dataclass(frozen=True)
@@ -74,51 +60,35 @@ def _lambda(memory_mb: float, ms: float, count: int = 1) -> float:
     return cost.lambda_invocation_usd(memory_mb, ms, count)
 
 
-def workflow_run_usd(load: TickLoad, forecast_ms: float, settings: SimSettings) -> dict[str, float]:
-    """One execution of the Thermostat workflow: orchestration (both types), Lambdas, GetMetricData."""
-    plan = settings.plan
-    queries = load.targets * METRICS_PER_TARGET
-    calls = math.ceil(queries / MAX_QUERIES_PER_CALL)
-    collect_ms = COLLECT_BASE_MS + COLLECT_MS_PER_CALL * calls
-    # a Warm Batch waits for its release time (about the lead), fires send-ahead ms before it, and returns
-    # once the holds end at release: it runs about lead + overhead (waves are spaced by planning's gap)
-    batch_ms = plan.lead_ms + BATCH_OVERHEAD_MS
-    warm_ms = load.waves * (plan.lead_ms + plan.max_hold_ms) + (BATCH_OVERHEAD_MS if load.batches else 0.0)
-    lambdas = (_lambda(WORKFLOW_MEMORY_MB, collect_ms) + _lambda(FORECAST_MEMORY_MB, FORECAST_BASE_MS + forecast_ms)
-               + _lambda(WORKFLOW_MEMORY_MB, PLAN_MS) + _lambda(WORKFLOW_MEMORY_MB, batch_ms, load.batches)
-               + (_lambda(WORKFLOW_MEMORY_MB, SUMMARIZE_MS) if load.batches else 0.0))
-    run_ms = collect_ms + FORECAST_BASE_MS + forecast_ms + PLAN_MS + warm_ms + (SUMMARIZE_MS if load.batches else 0.0)
-    return {
-        "orchestration_standard": cost.sfn_standard_usd(cost.standard_run_transitions(load.batches)),
-        "orchestration_express": cost.sfn_express_usd(1, run_ms),
-        "workflow_lambdas": lambdas,
-        "get_metric_data": cost.get_metric_data_usd(queries),
-    }
+def workflow_run_usd(load: TickLoad, metric_reads: int, settings: SimSettings) -> dict[str, float]:
+    """One execution of the Thermostat workflow, both orchestration types (run_cost's model)."""
+    run = run_cost.RunLoad(load.targets, load.pings, load.batches, metric_reads,
+                           send_ahead_ms=settings.workflow_hold_ms * 2)
+    parts = run_cost.run_usd(run, "STANDARD")
+    parts["orchestration_standard"] = parts.pop("orchestration")
+    parts["orchestration_express"] = run_cost.orchestration_usd(run, "EXPRESS")
+    return parts
 
 
 def policy_cost(policy: Policy, *, ping_usd: float, init_usd: float, provisioned_usd: float, loads: list[TickLoad],
-                forecast_s_total: float, trace_seconds: float, settings: SimSettings) -> dict[str, float]:
+                metric_reads: int, trace_seconds: float, settings: SimSettings) -> dict[str, float]:
     """Monthly cost parts of one policy (all functions); ``total`` uses ``settings.workflow``."""
     parts = {"pings": ping_usd, "warming_inits": init_usd, "orchestration": 0.0, "orchestration_standard": 0.0,
-             "orchestration_express": 0.0, "workflow_lambdas": 0.0, "get_metric_data": 0.0,
+             "orchestration_express": 0.0, "workflow_lambdas": 0.0, "s3": 0.0, "get_metric_data": 0.0,
              "provisioned": provisioned_usd}
     if policy.kind == "fixed":
         for load in loads:
             parts["orchestration"] += _lambda(WARMER_MEMORY_MB, WARMER_BASE_MS + settings.baseline_hold_ms
                                               + WARMER_MS_PER_PING * load.pings)
     elif policy.kind in WORKFLOW_KINDS:
-        forecast_ms = 1000.0 * forecast_s_total * FORECAST_CPU_FACTOR / max(len(loads), 1)
-        for load in loads:
-            for key, value in workflow_run_usd(load, forecast_ms, settings).items():
+        reads = [metric_reads // max(len(loads), 1)] * len(loads)
+        for i in range(metric_reads - sum(reads)):
+            reads[i % len(reads)] += 1
+        for load, read in zip(loads, reads, strict=True):
+            for key, value in workflow_run_usd(load, read, settings).items():
                 parts[key] += value
         parts["orchestration"] = parts[f"orchestration_{settings.workflow}"]
     month = {key: cost.per_month(value, trace_seconds) for key, value in parts.items()}
-    month["total"] = sum(month[k] for k in ("pings", "warming_inits", "orchestration", "workflow_lambdas",
-                                            "get_metric_data", "provisioned"))
+    month["overhead"] = sum(month[k] for k in ("orchestration", "workflow_lambdas", "s3", "get_metric_data"))
+    month["total"] = month["overhead"] + month["pings"] + month["warming_inits"] + month["provisioned"]
     return month
-
-
-def anchor_basis_usd(ping_usd: float, init_usd: float, loads: list[TickLoad], trace_seconds: float) -> float:
-    """DESIGN §7's costing: pings + inits + Standard, one Map iteration per warmed function per tick."""
-    runs = sum(cost.sfn_standard_usd(cost.standard_run_transitions(load.pinged)) for load in loads if load.pinged)
-    return cost.per_month(ping_usd + init_usd + runs, trace_seconds)

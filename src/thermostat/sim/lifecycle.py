@@ -11,10 +11,13 @@ Model (DESIGN §6; every number in :class:`Lifecycle`):
   together land on ``n`` distinct environments: idle ones first (LIFO), then new ones — a *warming
   init* (billed, not seen by users). Busy environments are never pinged.
 
-Environments are tuples ``(free_at_ms, retire_at_ms, pinged)`` in a min-heap (busy) and a stack
+Environments are tuples ``(free_at_ms, retire_at_ms, pinged, state)`` in a min-heap (busy) and a stack
 (idle, ordered by ``free_at``: if the top has outlived the idle TTL, all have). ``pinged`` says the
 environment's last use was a ping: idle time after it until its next ping or its end is *wasted*
-warm time; a real request clears it. The hot loop is plain Python on local variables.
+warm time; a real request clears it. ``state`` is what the target library knows inside that environment
+(``[id, real requests since its last ping, start of its last real request, time of its last ping]``,
+-1 = never): a ping's answer reports it, as protocol v2's ``real``/``real_age_ms``/``ping_age_ms`` do.
+The hot loop is plain Python on local variables.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 INF = float("inf")
-Env = tuple[float, float, bool]
+Env = tuple[float, float, bool, list[float]]
+# One answer: (environment id, cold, real requests since its last ping, real_age_ms, ping_age_ms); -1 = none
+AnswerTuple = tuple[int, bool, int, float, float]
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class EnvPool:
     """Replays one function's requests (sorted arrivals) interleaved with warm pings."""
 
     def __init__(self, arrivals: npt.NDArray[np.float64], durations: npt.NDArray[np.float64],
-                 life: Lifecycle, rng: np.random.Generator, minutes: int = 0) -> None:
+                 life: Lifecycle, rng: np.random.Generator, window: tuple[float, float] = (0.0, INF)) -> None:
         self.arrivals: list[float] = arrivals.tolist()
         self.durations: list[float] = durations.tolist()
         self.life = life
@@ -57,10 +62,15 @@ class EnvPool:
         self.pings = 0
         self.warming_inits = 0
         self.wasted_ms = 0.0
-        self.throttles_by_minute: npt.NDArray[np.int64] | None = (np.zeros(minutes, dtype=np.int64)
-                                                                  if minutes else None)
         self._bucket = -1
         self._bucket_count = 0
+        self._next_id = 0
+        self.window = window  # cold starts, throttles, pings and inits are counted inside [lo, hi) only
+        self.cold_by_hour: list[int] = []  # cold starts per hour of the trace (for "after the first hour")
+
+    def _state(self, real_start: float) -> list[float]:
+        self._next_id += 1
+        return [self._next_id, 1 if real_start >= 0 else 0, real_start, -1.0]
 
     # -- helpers -------------------------------------------------------------------------------------
     def _lifetime(self) -> float:
@@ -108,6 +118,7 @@ class EnvPool:
         """Serve every request that arrives before ``until``."""
         arrivals, durations, busy, idle = self.arrivals, self.durations, self.busy, self.idle
         ttl, init = self.life.idle_ttl_ms, self.life.init_ms
+        lo, hi = self.window
         push, pop = heapq.heappush, heapq.heappop
         i, n = self.cursor, len(arrivals)
         while i < n:
@@ -120,50 +131,68 @@ class EnvPool:
                     idle.append(env)
             served = False
             while idle:
-                end, retire, pinged = idle[-1]
+                end, retire, pinged, state = idle[-1]
                 if t - end >= ttl:
                     self._take_idle(t)  # accounts the waste of the whole (expired) stack
                     break
                 idle.pop()
                 if retire > t:
-                    push(busy, (t + durations[i], retire, False))
+                    state[1] += 1
+                    state[2] = t
+                    push(busy, (t + durations[i], retire, False, state))
                     served = True
                     break
                 if pinged:
                     self.wasted_ms += retire - end
             if not served:
                 if self._may_create(t):
-                    self.cold_starts += 1
-                    push(busy, (t + init + durations[i], t + self._lifetime(), False))
-                else:
+                    if lo <= t < hi:
+                        self.cold_starts += 1
+                        hour = int(t // 3_600_000.0)
+                        by_hour = self.cold_by_hour
+                        if hour >= len(by_hour):
+                            by_hour.extend([0] * (hour + 1 - len(by_hour)))
+                        by_hour[hour] += 1
+                    push(busy, (t + init + durations[i], t + self._lifetime(), False, self._state(t)))
+                elif lo <= t < hi:
                     self.throttles += 1
-                    if self.throttles_by_minute is not None:
-                        self.throttles_by_minute[min(int(t // 60_000), self.throttles_by_minute.size - 1)] += 1
             i += 1
         self.cursor = i
 
-    def ping(self, t: float, count: int, hold_ms: float) -> int:
-        """``count`` concurrent pings at ``t``; returns the number of busy environments just after."""
+    def ping(self, t: float, count: int, hold_ms: float, answers: list[AnswerTuple] | None = None) -> int:
+        """``count`` concurrent pings at ``t``; returns the number of busy environments just after.
+        With ``answers``, each ping's answer is appended to it (what the target library would report)."""
         self.serve_until(t)
         if count <= 0:
             return len(self.busy)
         self._release(t)
         push = heapq.heappush
         end = t + hold_ms
-        placed = 0
+        placed = created = 0
         while placed < count:
             env = self._take_idle(t)
             if env is None:
                 break
             if env[2]:
                 self.wasted_ms += t - env[0]
-            push(self.busy, (end, env[1], True))
+            state = env[3]
+            if answers is not None:
+                answers.append((int(state[0]), False, int(state[1]),
+                                t - state[2] if state[2] >= 0 else -1.0, t - state[3] if state[3] >= 0 else -1.0))
+            state[1], state[3] = 0, t
+            push(self.busy, (end, env[1], True, state))
             placed += 1
         while placed < count and self._may_create(t):
-            push(self.busy, (end + self.life.init_ms, t + self._lifetime(), True))
-            self.warming_inits += 1
+            state = self._state(-1.0)
+            state[3] = t
+            if answers is not None:
+                answers.append((int(state[0]), True, 0, -1.0, -1.0))
+            push(self.busy, (end + self.life.init_ms, t + self._lifetime(), True, state))
+            created += 1
             placed += 1
-        self.pings += placed  # a ping throttled by the scale-out limit is not billed
+        if self.window[0] <= t < self.window[1]:
+            self.pings += placed  # a ping throttled by the scale-out limit is not billed
+            self.warming_inits += created
         return len(self.busy)
 
     def finish(self, end_ms: float) -> None:

@@ -28,13 +28,22 @@ def plot(doc: dict[str, Any], path: Path) -> None:
     if len(best) > 1:
         fx, fy = [xs[n] for n in best], [ys[n] for n in best]
         ax.step(fx, fy, where="post", color="tab:green", alpha=0.5, linewidth=1.5, label="Pareto frontier")
-    for name in policies:
+    for kind, color in (("fixed", "tab:blue"), ("thermostat", "tab:red")):
+        family = sorted((n for n, p in policies.items() if p["kind"] == kind), key=lambda n: xs[n])
+        if len(family) > 1:  # fixed:1..64 and thermostat at several prices trace curves
+            ax.plot([xs[n] for n in family], [ys[n] for n in family], color=color, alpha=0.6, linewidth=1,
+                    label="fixed:N" if kind == "fixed" else "thermostat at several prices per cold start")
+    fixed_names = [n for n, p in policies.items() if p["kind"] == "fixed"]
+    labelled = set(fixed_names if len(fixed_names) <= 8 else
+                   [n for n in fixed_names if policies[n].get("kind") == "fixed" and _power_of_two(n)])
+    for name, p in policies.items():
         on_frontier = name in best
-        ax.scatter(xs[name], ys[name], s=60 if on_frontier else 36, zorder=3,
+        ax.scatter(xs[name], ys[name], s=60 if on_frontier else 30, zorder=3,
                    color="tab:green" if on_frontier else "tab:gray",
-                   marker="*" if name == "thermostat" else "o", edgecolors="black", linewidths=0.5)
-        label = f"{name}\n$0" if costs[name] <= 0 else f"{name}\n${costs[name]:,.0f}"
-        ax.annotate(label, (xs[name], ys[name]), textcoords="offset points", xytext=(6, 6), fontsize=8)
+                   marker="*" if p["kind"] == "thermostat" else "o", edgecolors="black", linewidths=0.5)
+        if p["kind"] != "fixed" or name in labelled:
+            label = f"{name}\n$0" if costs[name] <= 0 else f"{name}\n${costs[name]:,.2f}"
+            ax.annotate(label, (xs[name], ys[name]), textcoords="offset points", xytext=(6, 6), fontsize=7)
     trace = doc["trace"]
     ax.set_xlabel(f"warming cost, USD per 30-day month (log; {doc['settings']['workflow']} workflow)")
     ax.set_ylabel("cold-start rate (% of requests)")
@@ -46,9 +55,13 @@ def plot(doc: dict[str, Any], path: Path) -> None:
         ax.text(0.01, 0.01, "$0 policies are drawn at the left edge", transform=ax.transAxes, fontsize=7,
                 color="gray")
     ax.grid(True, which="both", alpha=0.25)
-    if len(best) > 1:
-        ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
+
+
+def _power_of_two(name: str) -> bool:
+    n = int(name.split(":")[1])
+    return n & (n - 1) == 0

@@ -9,18 +9,20 @@ warming); ``thermostat`` runs the real forecast + planning code online (``thermo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from thermostat.config import DiscoverySettings, ForecastSettings, PlanSettings
+from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START
 from thermostat.sim.lifecycle import Lifecycle
 from thermostat.sim.workload import Profile, window_max
-from thermostat.warming import WarmOptions
 
 KINDS = ("none", "fixed", "reactive", "thermostat", "oracle", "provisioned")
 DEFAULT_POLICIES = "none,fixed:1,fixed:8,reactive,thermostat,oracle,provisioned"
+WORKFLOW_HOLD_MS = 30.0  # median hold of a workflow ping (bench/bench_local.py, learned send-ahead)
 PING_KINDS = ("fixed", "reactive", "thermostat", "oracle")
 WORKFLOW_KINDS = ("reactive", "thermostat", "oracle")  # costed as the Thermostat workflow
 
@@ -29,37 +31,69 @@ WORKFLOW_KINDS = ("reactive", "thermostat", "oracle")  # costed as the Thermosta
 class Policy:
     kind: str
     n: int = 0
+    price: float | None = None  # thermostat@PRICE: this price per cold start instead of the default
 
     @property
     def name(self) -> str:
-        return f"fixed:{self.n}" if self.kind == "fixed" else self.kind
+        if self.kind == "fixed":
+            return f"fixed:{self.n}"
+        return f"thermostat@{self.price:g}" if self.price is not None else self.kind
 
     @property
     def pings(self) -> bool:
         return self.kind in PING_KINDS
 
 
+MAX_FIXED = 1000
+
+
+def _counts(raw: str, rest: str) -> list[int]:
+    """``N``, ``A:B:C`` (a list) or ``A..B`` (every whole number from A to B)."""
+    if ".." in rest:
+        low, _, high = rest.partition("..")
+        if not (low.isdigit() and high.isdigit()) or not 1 <= int(low) <= int(high) <= MAX_FIXED:
+            raise ValueError(f"policy {raw!r}: a range is fixed:A..B with 1 <= A <= B <= {MAX_FIXED}")
+        return list(range(int(low), int(high) + 1))
+    counts = []
+    for number in rest.split(":"):
+        if not number.isdigit() or not 1 <= int(number) <= MAX_FIXED:
+            raise ValueError(f"policy {raw!r}: {number!r} is not a whole number from 1 to {MAX_FIXED}")
+        counts.append(int(number))
+    return counts
+
+
+def _price(raw: str, text: str) -> float:
+    try:
+        price = float(text)
+    except ValueError:
+        raise ValueError(f"policy {raw!r}: {text!r} is not a price in dollars per cold start") from None
+    if not math.isfinite(price) or price <= 0:
+        raise ValueError(f"policy {raw!r}: the price per cold start must be a positive number of dollars")
+    return price
+
+
 def parse_policies(text: str) -> list[Policy]:
-    """``none,fixed:1,fixed:8,...``; ``fixed:1:2:4`` is short for ``fixed:1,fixed:2,fixed:4``."""
+    """``none,fixed:1,fixed:8,...``; ``fixed:1:2:4`` is ``fixed:1,fixed:2,fixed:4``; ``fixed:1..64`` every N from
+    1 to 64; ``thermostat@0.001`` the thermostat at that price per cold start (several trace its curve)."""
     out: list[Policy] = []
     for raw in (part.strip() for part in text.split(",")):
         if not raw:
             continue
-        kind, _, rest = raw.partition(":")
+        head, at, price = raw.partition("@")
+        kind, _, rest = head.partition(":")
         kind = kind.lower()
         if kind not in KINDS:
-            raise ValueError(f"unknown policy {raw!r}; expected one of {', '.join(KINDS)} (fixed:N)")
+            raise ValueError(f"unknown policy {raw!r}; expected one of {', '.join(KINDS)} (fixed:N, thermostat@PRICE)")
+        if at and kind != "thermostat":
+            raise ValueError(f"policy {raw!r}: only thermostat takes @PRICE")
         if kind == "fixed":
             if not rest:
                 raise ValueError(f"policy {raw!r} needs a count: fixed:N")
-            for number in rest.split(":"):
-                if not number.isdigit() or int(number) < 1:
-                    raise ValueError(f"policy {raw!r}: {number!r} is not a positive whole number")
-                out.append(Policy("fixed", int(number)))
+            out.extend(Policy("fixed", n) for n in _counts(raw, rest))
         elif rest:
             raise ValueError(f"policy {raw!r} takes no argument")
         else:
-            out.append(Policy(kind))
+            out.append(Policy(kind, price=_price(raw, price) if at else None))
     if not out:
         raise ValueError("no policy given")
     names = [p.name for p in out]
@@ -82,8 +116,13 @@ class SimSettings:
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     metrics_delay_minutes: int = 1  # the minute that just ended is not in CloudWatch yet (ingestion lag)
     account_unreserved: int = 1000  # per function: each function of the Azure sample has its own owner
-    workflow: str = "standard"
-    hold_override_ms: float | None = None  # workflow pings' hold; default WarmOptions.send_ahead_ms (capped)
+    workflow: str = "express"  # the template's WorkflowType default
+    hold_override_ms: float | None = None  # workflow pings' hold; default WORKFLOW_HOLD_MS
+    price_per_cold_start: float = DEFAULT_PRICE_PER_COLD_START
+    use_statsmodels: bool = True
+    metric_read_hours: float = 6.0  # CloudWatch re-read interval per target (template MetricReadHours)
+    score_from_minute: int = 0  # cold starts and costs are counted from this minute on (held-out scoring)
+    score_to_minute: int | None = None
 
     @property
     def tick_minutes(self) -> int:
@@ -91,12 +130,12 @@ class SimSettings:
 
     @property
     def workflow_hold_ms(self) -> float:
-        """Hold of a workflow ping: Warm Batch (``thermostat.warming.warm_batch``) waits until
-        ``WarmOptions.send_ahead_ms`` before the shared ``release_at`` and then fires, so each ping holds
-        about that long — never more than the lead or the target's ``max_hold_ms``."""
+        """Hold of a workflow ping: Warm Batch starts each target's round its learned send-ahead before the
+        shared ``release_at``; the pings arrive spread over it and each holds the rest. WORKFLOW_HOLD_MS is
+        the median hold ``bench/bench_local.py`` measures on the local runtime with invoke jitter."""
         if self.hold_override_ms is not None:
             return self.hold_override_ms
-        return float(min(WarmOptions().send_ahead_ms, self.plan.lead_ms, self.plan.max_hold_ms))
+        return WORKFLOW_HOLD_MS
 
     def hold_ms(self, policy: Policy) -> float:
         return self.workflow_hold_ms if policy.kind in WORKFLOW_KINDS else self.baseline_hold_ms

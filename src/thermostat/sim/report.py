@@ -13,7 +13,7 @@ from rich.table import Table
 
 from thermostat import cost
 from thermostat.sim.policies import SimSettings
-from thermostat.sim.results import SCHEMA, frontier
+from thermostat.sim.results import SCHEMA, comparisons, frontier
 from thermostat.sim.trace import Trace
 
 
@@ -29,17 +29,20 @@ def document(trace: Trace, settings: SimSettings, policies: dict[str, Any], none
             "seed": settings.seed, "arrivals": settings.arrivals, "lifecycle": life,
             "tick_minutes": settings.tick_minutes, "baseline_hold_ms": settings.baseline_hold_ms,
             "workflow_hold_ms": settings.workflow_hold_ms, "workflow": settings.workflow,
-            "quantile": settings.forecast.quantile, "horizon_minutes": settings.forecast.horizon_minutes,
+            "price_per_cold_start": settings.price_per_cold_start, "use_statsmodels": settings.use_statsmodels,
+            "metric_read_hours": settings.metric_read_hours, "horizon_minutes": settings.forecast.horizon_minutes,
             "budget_share": settings.plan.budget_share, "max_batch_size": settings.plan.max_batch_size,
             "min_warm": settings.discovery.min_warm, "max_warm": settings.discovery.max_warm,
-            "lookback_minutes": settings.discovery.lookback_minutes,
-            "metrics_delay_minutes": settings.metrics_delay_minutes,
+            "score_window_minutes": [settings.score_from_minute,
+                                     settings.score_to_minute if settings.score_to_minute is not None
+                                     else trace.minutes],
             "account_unreserved": settings.account_unreserved,
         },
         "prices": {"as_of": cost.PRICES.as_of, "region": cost.PRICES.region, "month_days": 30},
         "none_cold_starts": none_cold_starts,
         "policies": policies,
         "pareto_frontier": frontier(policies),
+        "comparisons": comparisons(policies),
         "wall_s": round(wall_s, 3),
     }
 
@@ -67,19 +70,20 @@ def _count(value: float) -> str:
     return f"{value / 1e3:.1f}k" if value >= 1e4 else f"{value:,.0f}"
 
 
-HEADERS = ("policy", "cold", "rate", "ref", "$/mo", "as ref", "ref $", "pings", "inits", "avoid/$")
+HEADERS = ("policy", "cold", "rate", "vs none", "$/month", "overhead", "pings", "inits", "avoid/$")
 
 
 def rows(doc: dict[str, Any]) -> list[list[str]]:
     best = set(doc["pareto_frontier"])
+    none = doc["none_cold_starts"]
     out: list[list[str]] = []
     for name, p in doc["policies"].items():
-        anchor = p.get("anchor") or {}
         avoided = p["cold_starts_avoided_per_usd"]
+        fewer = "—" if not none or name == "none" else f"-{100.0 * (1 - p['cold_starts'] / none):.1f}%"
         out.append([
             f"*{name}" if name in best else name,
-            _count(p["cold_starts"]), _pct(p["cold_start_rate"]), _pct(anchor.get("cold_start_rate")),
-            _usd(p["cost_usd_month"]["total"]), _usd(p["anchor_basis_usd_month"]), _usd(anchor.get("usd_month")),
+            _count(p["cold_starts"]), _pct(p["cold_start_rate"]), fewer, _usd(p["cost_usd_month"]["total"]),
+            _usd(p["cost_usd_month"]["overhead"]) if p["cost_usd_month"]["overhead"] else "—",
             _count(p["warm_pings"]), _count(p["warming_inits"]), "—" if avoided is None else _count(avoided),
         ])
     return out
@@ -102,13 +106,30 @@ def table(doc: dict[str, Any]) -> Table:
 
 def print_report(doc: dict[str, Any], console: Console) -> None:
     console.print(table(doc), highlight=False)
-    console.print(f"[dim]* = on the Pareto frontier (nothing else is cheaper with fewer cold starts). ref = DESIGN §7 "
-                  f"anchors; as ref = costed like the anchors (pings + inits + Standard with one Map iteration per "
-                  f"warmed function per tick). avoid/$ = cold starts avoided vs none per dollar. "
-                  f"Prices {doc['prices']['as_of']} {doc['prices']['region']}; wall {doc['wall_s']:.1f} s.[/]",
-                  highlight=False)
-    thermo = doc["policies"].get("thermostat")
-    if thermo:
-        parts = ", ".join(f"{k} {_usd(v)}" for k, v in thermo["cost_usd_month"].items()
-                          if v and k not in ("total", "orchestration"))
-        console.print(f"[dim]thermostat cost parts per month: {parts}[/]", highlight=False)
+    window = doc["settings"]["score_window_minutes"]
+    scored = "" if window == [0, doc["trace"]["minutes"]] else f" Scored: minutes {window[0]}-{window[1]}."
+    console.print(f"[dim]* = on the Pareto frontier (nothing else is cheaper with fewer cold starts). overhead = "
+                  f"everything that is not a ping (orchestration, workflow Lambdas, S3, CloudWatch reads). avoid/$ = "
+                  f"cold starts avoided vs none per dollar. Prices {doc['prices']['as_of']} "
+                  f"{doc['prices']['region']}.{scored} Wall {doc['wall_s']:.1f} s.[/]", highlight=False)
+    for name, c in doc["comparisons"].items():
+        console.print(comparison_text(name, c), highlight=False)
+
+
+def comparison_text(name: str, c: dict[str, Any]) -> str:
+    lines = [f"[bold]{name}[/] ${c['cost_usd_month']:.2f}/month:"]
+    if "fewer_than_none" in c:
+        lines.append(f"  {100 * c['fewer_than_none']:.1f}% fewer cold starts than none "
+                     f"({100 * c['fewer_than_none_after_first_hour']:.1f}% after the first hour, "
+                     f"{100 * c['fewer_than_none_without_worst_function']:.1f}% without the worst function)")
+    if c.get("best_fixed_costing_no_more"):
+        share = c["share_of_its_cold_starts"]
+        lines.append(f"  the best fixed warmer costing no more is {c['best_fixed_costing_no_more']}: thermostat has "
+                     + ("no cold starts it has" if share is None else f"{100 * share:.0f}% of its cold starts"))
+    if "times_oracle" in c:
+        lines.append(f"  {c['times_oracle']:.2f}x the oracle's cold starts")
+    if c.get("overhead_over_pings") is not None:
+        lines.append(f"  overhead ${c['overhead_usd_month']:.2f} = {c['overhead_over_pings']:.2f}x its pings "
+                     f"(${c['pings_usd_month']:.2f}); {c['overhead_over_pings_other_workflow']:.2f}x with the other "
+                     f"workflow type; GetMetricData ${c['get_metric_data_usd_per_target_month']:.4f} per target")
+    return "\n".join(lines)

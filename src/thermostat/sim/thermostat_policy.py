@@ -1,145 +1,132 @@
-"""The ``thermostat`` policy: the deployed workflow's forecast and planning code, run online per tick.
+"""The ``thermostat`` policy: the deployed workflow's telemetry, forecast and planning code, run per tick.
 
-At each tick the target's history is what CloudWatch would show at that moment — per-minute
-``ConcurrentExecutions`` Maximum and ``Invocations`` Sum *including* the warmer's own pings, Duration
-Average, Throttles, and the target library's ``WarmPing``/``RealInvocation`` sums (written on every
-invocation, so they are NaN exactly in minutes without any invocation) — up to the last complete minute
-(``metrics_delay_minutes``), over ``DiscoverySettings.lookback_minutes``. The forecast
-(``thermostat.forecast.forecast_peak``, memo carried between ticks) gives ``desired``; the planner's
-``allocate`` (min/max clamp and concurrency budget) gives the pings actually sent.
-
-The CloudWatch view is kept in full-length arrays updated in place when a ping is sent (a ping at
-minute m only changes minute m, which becomes visible later), so each tick only slices views.
+Per function and tick, exactly what the workflow does for one target in one run, fed only what the
+workflow would see:
+1. CloudWatch, when :func:`thermostat.telemetry.read_due` says so (at the first run, every
+   ``metric_read_hours``, early when the answers showed the pool outgrew the pings): per-minute
+   ``ConcurrentExecutions`` Maximum INCLUDING the warmer's own pings, up to two minutes before now;
+2. :func:`thermostat.forecast.forecast_target` on the record -> desired environments; the planner's
+   ``allocate`` (min/max clamp, concurrency budget) -> pings sent;
+3. the ping round in the environment pool, whose answers (environment ids, ``real`` requests since the
+   previous ping, ages: what the target library reports) go through :func:`thermostat.telemetry.observe_round`.
+Nothing here sees the future: the pool answers only for environments the pings reach.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from thermostat import models, planning
-from thermostat.collect import CURRENT_WINDOW_POINTS, latest
-from thermostat.sim.lifecycle import EnvPool
+from thermostat.forecast.target import TargetPolicy, forecast_target
+from thermostat.records import FunctionConfig, new_record
+from thermostat.sim.lifecycle import AnswerTuple, EnvPool
 from thermostat.sim.policies import SimSettings
 from thermostat.sim.workload import Profile
+from thermostat.telemetry import PingAnswer, merge_cloudwatch, observe_round, read_due, read_window
 
-# forecast_peak(history, settings, *, memo=..., now_ms=...) -> (ForecastInfo, memo)
-Forecaster = Callable[..., tuple[models.ForecastInfo, Any]]
-HistoryFactory = Callable[..., Any]
-
-
-def real_forecaster() -> tuple[HistoryFactory, Forecaster]:
-    """The deployed ``forecast_peak``, with its wall-clock fit budget lifted: that budget bounds a Lambda's
-    run time, and here it would make a seeded replay depend on how loaded the machine is."""
-    from thermostat.forecast import TargetHistory, forecast_peak
-
-    return TargetHistory, functools.partial(forecast_peak, budget_s=math.inf)
+MINUTE_MS = 60_000
 
 
 class CloudWatchView:
-    """Per-minute metrics of one function as CloudWatch would report them (NaN = no datapoint)."""
+    """Per-minute ``ConcurrentExecutions`` Maximum of one function as CloudWatch reports it (pings included)."""
 
-    def __init__(self, prof: Profile, hold_ms: float) -> None:
-        count = prof.count.astype(np.float64)
-        active = count > 0
-        self.hold_ms = hold_ms
-        self.real_count = count
-        self.real_max = prof.minute_max.astype(np.float64)
-        self.duration_sum = prof.duration_sum
-        self.concurrency = np.where(self.real_max > 0, self.real_max, np.nan)
-        self.invocations = np.where(active, count, np.nan)
-        self.duration_ms = np.where(active, prof.duration_sum / np.maximum(count, 1.0), np.nan)
-        self.throttles = np.where(active, 0.0, np.nan)
-        self.warm_pings = np.where(active, 0.0, np.nan)
-        self.real_invocations = np.where(active, count, np.nan)
+    def __init__(self, prof: Profile) -> None:
+        self.concurrency = prof.minute_max.astype(np.float64)
 
-    def record_pings(self, minute: int, count: int, busy_after: int) -> None:
-        if count <= 0 or minute >= self.real_count.size:
-            return
-        real = float(self.real_count[minute])
-        before = float(self.warm_pings[minute])
-        pings = count + (0.0 if math.isnan(before) else before)
-        total = real + pings
-        self.invocations[minute] = total
-        self.warm_pings[minute] = pings
-        self.real_invocations[minute] = real
-        self.duration_ms[minute] = (float(self.duration_sum[minute]) + pings * self.hold_ms) / total
-        seen = float(self.concurrency[minute])
-        self.concurrency[minute] = max(float(self.real_max[minute]), float(busy_after),
-                                       0.0 if math.isnan(seen) else seen)
-        if math.isnan(float(self.throttles[minute])):
-            self.throttles[minute] = 0.0
+    def record_pings(self, minute: int, busy_after: int) -> None:
+        if 0 <= minute < self.concurrency.size:
+            self.concurrency[minute] = max(self.concurrency[minute], float(busy_after))
 
-    def record_throttles(self, by_minute: npt.NDArray[np.int64]) -> None:
-        hit = by_minute > 0
-        self.throttles[hit] = by_minute[hit].astype(np.float64)
+    def points(self, first_minute: int, end_minute: int, step_minutes: int, start_ms: int) -> list[tuple[int, float]]:
+        """Datapoints of [first, end) at ``step_minutes`` (Maximum), only where something ran (CloudWatch
+        has no datapoint for a minute without invocations)."""
+        lo, hi = max(first_minute, 0), min(end_minute, self.concurrency.size)
+        if hi <= lo:
+            return []
+        values = self.concurrency[lo:hi]
+        if step_minutes > 1:
+            pad = (-(hi - lo)) % step_minutes
+            values = np.concatenate((values, np.zeros(pad))).reshape(-1, step_minutes).max(axis=1)
+        nonzero = np.flatnonzero(values > 0)
+        return [(start_ms + (lo + int(i) * step_minutes) * MINUTE_MS, float(values[i])) for i in nonzero]
 
 
 class ThermostatTarget:
-    """Online forecast + plan for one function; ``decide`` is called once per tick."""
+    """One function's record and policy; :meth:`decide` then :meth:`observe` once per tick."""
 
     def __init__(self, name: str, memory_mb: int, prof: Profile, start_ms: int, settings: SimSettings,
-                 factory: tuple[HistoryFactory, Forecaster] | None = None) -> None:
-        self.name = name
-        self.memory_mb = memory_mb
+                 window: tuple[float, float] = (0.0, math.inf)) -> None:
         self.settings = settings
+        self.window = window
         self.start_ms = start_ms
-        self.view = CloudWatchView(prof, settings.workflow_hold_ms)
-        self.history_cls, self.forecaster = factory or real_forecaster()
-        self.memo: Any = None
-        self.forecast_s = 0.0
-        self.models: dict[str, int] = {}
+        self.view = CloudWatchView(prof)
+        self.record = new_record(name, name, None, start_ms)
+        self.record.config = FunctionConfig(arn=name, memory_mb=memory_mb, timeout_s=900, read_at_ms=start_ms)
+        self.policy = TargetPolicy(floor=settings.discovery.min_warm, cap=settings.discovery.max_warm,
+                                   price_per_cold_start=settings.price_per_cold_start,
+                                   horizon_minutes=settings.forecast.horizon_minutes,
+                                   use_statsmodels=settings.use_statsmodels)
+        self.read_interval_ms = int(settings.metric_read_hours * 3600_000)
+        self.metric_reads = 0
+        self.real_cold_seen = 0
+        self.terms: dict[str, int] = {}
+        self.warm = 0
         self._account: models.AccountLimits = {"concurrency_limit": settings.account_unreserved,
                                                "unreserved_concurrency": settings.account_unreserved}
 
     def decide(self, minute: int) -> int:
-        s = self.settings
-        hi = max(0, minute - s.metrics_delay_minutes)
-        lo = max(0, hi - s.discovery.lookback_minutes)
-        v = self.view
-        history = self.history_cls(
-            self.start_ms + lo * 60_000, 60, v.concurrency[lo:hi], v.invocations[lo:hi], v.duration_ms[lo:hi],
-            v.throttles[lo:hi], v.warm_pings[lo:hi], v.real_invocations[lo:hi],
-        )
-        began = time.perf_counter()
-        info, self.memo = self.forecaster(history, s.forecast, memo=self.memo, now_ms=self.start_ms + minute * 60_000)
-        self.forecast_s += time.perf_counter() - began
-        self.models[info["model"]] = self.models.get(info["model"], 0) + 1
-        desired = info["desired"]
-        if desired <= 0 and s.discovery.min_warm <= 0:
-            return 0  # what allocate() returns for it, without building the documents
-        # Collect Metrics' current_concurrency: the latest datapoint among the last few minutes
-        recent = v.concurrency[max(lo, hi - CURRENT_WINDOW_POINTS):hi].tolist()
-        seen = latest([None if math.isnan(value) else value for value in recent])
-        current = 0 if seen is None else int(seen)
+        now = self.start_ms + minute * MINUTE_MS
+        record = self.record
+        if read_due(record, now, self.read_interval_ms) is not None:
+            start, end, period_s = read_window(record, now)
+            start = max(start, self.start_ms)  # the trace has no history before it starts
+            step = period_s // 60
+            first = (start - self.start_ms) // MINUTE_MS
+            last = (end - self.start_ms) // MINUTE_MS
+            merge_cloudwatch(record, self.view.points(first, last, step, self.start_ms), start, end, period_s, now)
+            if self.window[0] <= minute * MINUTE_MS < self.window[1]:
+                self.metric_reads += 1
+        sizing = forecast_target(record, now, self.policy, warm_now=self.warm,
+                                 hold_ms=self.settings.workflow_hold_ms)
+        self.terms[sizing.term] = self.terms.get(sizing.term, 0) + 1
+        desired = sizing.desired
+        if desired <= 0:
+            return 0
         target: models.TargetForecast = {
-            "function": self.name, "qualifier": None, "arn": self.name, "min": s.discovery.min_warm,
-            "max": s.discovery.max_warm, "memory_mb": self.memory_mb, "timeout_s": 900,
-            "reserved_concurrency": None, "current_concurrency": current,
-            "forecast": info,
+            "function": record.function, "qualifier": None, "arn": record.function, "min": self.policy.floor,
+            "max": self.policy.cap, "memory_mb": record.config.memory_mb, "timeout_s": 900,
+            "reserved_concurrency": None, "current_concurrency": 0,
+            "forecast": {"desired": desired, "quantile": 0.0, "model": sizing.term, "reason": "", "point": 0.0},
         }
-        return planning.allocate([target], self._account, s.plan.budget_share)[0].requested
+        return planning.allocate([target], self._account, self.settings.plan.budget_share)[0].requested
+
+    def observe(self, minute: int, sent: int, answers: list[AnswerTuple], busy_after: int) -> None:
+        now = self.start_ms + minute * MINUTE_MS
+        self.view.record_pings(minute, busy_after)
+        hold = self.settings.workflow_hold_ms
+        parsed = [PingAnswer(str(env), cold, hold, 0.0, real, None if age < 0 else age,
+                             None if ping_age < 0 else ping_age, None)
+                  for env, cold, real, age, ping_age in answers]
+        summary = observe_round(self.record, now, sent, parsed, self.policy.horizon_minutes * MINUTE_MS,
+                                self.record.send_ahead_ms)
+        self.real_cold_seen += summary.real_cold_starts
+        self.warm = summary.distinct
 
 
 def run_thermostat(pool: EnvPool, target: ThermostatTarget, ticks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Replay the function with the thermostat deciding at every tick; returns pings sent per tick."""
     sent = np.zeros(ticks.size, dtype=np.int64)
     hold = target.settings.workflow_hold_ms
-    throttled = 0
     for k, minute in enumerate(ticks.tolist()):
-        t = minute * 60_000.0
+        t = minute * float(MINUTE_MS)
         pool.serve_until(t)
-        if pool.throttles != throttled and pool.throttles_by_minute is not None:
-            target.view.record_throttles(pool.throttles_by_minute)
-            throttled = pool.throttles
         count = target.decide(minute)
-        busy_after = pool.ping(t, count, hold)
-        target.view.record_pings(minute, count, busy_after)
+        answers: list[AnswerTuple] = []
+        busy_after = pool.ping(t, count, hold, answers)
+        target.observe(minute, count, answers, busy_after)
         sent[k] = count
     return sent
+

@@ -114,3 +114,22 @@ def read_id_file(path: Path) -> list[str]:
 def monotone_table(values: FloatArray) -> FloatArray:
     """Percentile tables must not decrease; rounding in the trace sometimes makes them do so."""
     return np.maximum.accumulate(np.maximum(values, 0.0), axis=-1)
+
+
+def replicate(trace: Trace, times: int) -> Trace:
+    """Every function ``times`` times, copies under new ids (``<id>#2`` ...): each copy gets its own seeded
+    arrivals (seeds derive from the id), so a fleet of 5,000 can be replayed from a 1,000-function trace."""
+    if times <= 1:
+        return trace
+    ids = tuple(trace.ids) + tuple(f"{fid}#{k}" for k in range(2, times + 1) for fid in trace.ids)
+    return replace(trace, ids=ids, apps=tuple(trace.apps) * times, triggers=tuple(trace.triggers) * times,
+                   counts=np.tile(trace.counts, (times, 1)), durations=np.tile(trace.durations, (times, 1)),
+                   memory_mb=np.tile(trace.memory_mb, times))
+
+
+def tile_days(trace: Trace, days: int) -> Trace:
+    """The trace's minutes repeated ``days`` times back to back: "if every day looked like this one" (the
+    seasonal model needs 2 days of history; a one-day trace tiled gives it a perfect daily pattern)."""
+    if days <= 1:
+        return trace
+    return replace(trace, counts=np.tile(trace.counts, (1, days)))

@@ -22,23 +22,27 @@ def test_simulate_prints_the_table_and_writes_json_and_png(trace_dir: Path, tmp_
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     out, png = tmp_path / "out" / "sim.json", tmp_path / "sim.png"
     # WHEN simulated with a few policies
-    code = main(["simulate", str(trace_dir), "--policies", "none,fixed:1:2,reactive,oracle,provisioned",
+    code = main(["simulate", str(trace_dir), "--policies", "none,fixed:1..2,reactive,thermostat,oracle,provisioned",
                  "--json", str(out), "--plot", str(png), "--seed", "4", "--quiet", "--workers", "1"])
     # THEN exit 0, a table naming every policy, a JSON with the documented keys and a PNG
     assert code == 0
     printed = capsys.readouterr().out
-    for name in ("none", "fixed:1", "fixed:2", "reactive", "oracle", "provisioned"):
+    for name in ("none", "fixed:1", "fixed:2", "reactive", "thermostat", "oracle", "provisioned"):
         assert name in printed
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "thermostat.simulate/1" and doc["settings"]["seed"] == 4
+    assert doc["schema"] == "thermostat.simulate/2" and doc["settings"]["seed"] == 4
     for p in doc["policies"].values():
         assert 0.0 <= p["cold_start_rate"] <= 1.0
         assert p["cold_start_rate"] == pytest.approx(p["cold_starts"] / p["invocations"])
-        assert {"total", "pings", "warming_inits", "orchestration", "get_metric_data", "provisioned"} <= set(
-            p["cost_usd_month"])
+        assert {"total", "overhead", "pings", "warming_inits", "orchestration", "workflow_lambdas", "s3",
+                "get_metric_data", "provisioned"} <= set(p["cost_usd_month"])
         assert {"warm_pings", "warming_inits", "wasted_env_minutes", "per_function_cold_start_rate"} <= set(p)
     assert doc["policies"]["none"]["invocations"] == doc["trace"]["invocations"]
-    assert all(p["anchor"] is None for p in doc["policies"].values())  # anchors: the shared trace only
+    # AND the thermostat is compared with none, the best fixed warmer it can afford, and the oracle
+    thermo = doc["comparisons"]["thermostat"]
+    assert {"fewer_than_none", "times_oracle", "overhead_over_pings", "get_metric_data_usd_per_target_month"} <= set(
+        thermo)
+    assert "thermostat" in printed and "fewer cold starts than none" in printed
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

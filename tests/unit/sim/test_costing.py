@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from thermostat import cost
-from thermostat.sim.costing import (
-    METRICS_PER_TARGET,
-    TickLoad,
-    anchor_basis_usd,
-    policy_cost,
-    tick_loads,
-    workflow_run_usd,
-)
+from thermostat import run_cost
+from thermostat.sim.costing import TickLoad, policy_cost, tick_loads, workflow_run_usd
 from thermostat.sim.engine import simulate
 from thermostat.sim.policies import Policy, SimSettings, parse_policies
 from thermostat.sim.results import frontier, summarize
@@ -24,49 +18,51 @@ DAY = 86_400.0
 
 
 def test_tick_loads_pack_pings_into_batches_like_the_plan_state() -> None:
-    # GIVEN 3 functions: 120 pings (spans 3 batches of <= 50), 10 and 0
-    pings = np.array([[120, 0], [10, 0], [0, 0]], dtype=np.int64)
+    # GIVEN 3 functions: 1,200 pings (spans 3 batches of <= 500), 10 and 0
+    pings = np.array([[1200, 0], [10, 0], [0, 0]], dtype=np.int64)
     loads = tick_loads(("a", "b", "c"), pings, SimSettings())
-    # THEN tick 0 has 3 batches (50, 50, 20+10) and tick 1 nothing
-    assert loads[0] == TickLoad(targets=3, pinged=2, pings=130, batches=3, waves=1)
+    # THEN tick 0 has 3 batches (500, 500, 200+10) and tick 1 nothing
+    assert loads[0] == TickLoad(targets=3, pinged=2, pings=1210, batches=3, waves=1)
     assert loads[1] == TickLoad(targets=3, pinged=0, pings=0, batches=0, waves=0)
 
 
-def test_standard_orchestration_scales_with_batches_and_metrics_with_targets() -> None:
+def test_a_run_costs_transitions_per_batch_and_getmetricdata_per_metric_read_not_per_target() -> None:
     load = TickLoad(targets=1000, pinged=200, pings=400, batches=8, waves=1)
-    run = workflow_run_usd(load, forecast_ms=0.0, settings=SimSettings())
-    assert run["orchestration_standard"] == pytest.approx(cost.sfn_standard_usd(cost.standard_run_transitions(8)))
-    assert run["get_metric_data"] == pytest.approx(cost.get_metric_data_usd(1000 * METRICS_PER_TARGET))
+    run = workflow_run_usd(load, metric_reads=12, settings=SimSettings())
+    assert run["orchestration_standard"] == pytest.approx(
+        cost.sfn_standard_usd(run_cost.TRANSITIONS_PER_RUN + 8))
+    assert run["get_metric_data"] == pytest.approx(cost.get_metric_data_usd(12 + run_cost.ACCOUNT_METRICS_PER_RUN))
     assert 0 < run["orchestration_express"] < run["orchestration_standard"]
+    assert run["s3"] > 0 and run["workflow_lambdas"] > 0
+    # AND the same counts always cost the same (nothing depends on measured time)
+    assert workflow_run_usd(load, metric_reads=12, settings=SimSettings()) == run
 
 
 def test_fixed_n_pays_one_warmer_lambda_per_tick_not_a_workflow() -> None:
     loads = [TickLoad(10, 10, 10, 1, 1)] * 288
     month = policy_cost(Policy("fixed", 1), ping_usd=1.0, init_usd=0.5, provisioned_usd=0.0, loads=loads,
-                        forecast_s_total=0.0, trace_seconds=DAY, settings=SimSettings())
+                        metric_reads=0, trace_seconds=DAY, settings=SimSettings())
     assert month["pings"] == pytest.approx(30.0) and month["warming_inits"] == pytest.approx(15.0)
-    assert month["get_metric_data"] == 0.0 and month["orchestration_standard"] == 0.0
+    assert month["get_metric_data"] == 0.0 and month["orchestration_standard"] == 0.0 and month["s3"] == 0.0
     assert 0 < month["orchestration"] < 0.1  # 8,640 short 128 MB invocations
     assert month["total"] == pytest.approx(45.0 + month["orchestration"])
 
 
 def test_workflow_total_follows_the_chosen_workflow_type() -> None:
     loads = [TickLoad(100, 5, 5, 1, 1)] * 288
-    kwargs = {"ping_usd": 0.0, "init_usd": 0.0, "provisioned_usd": 0.0, "loads": loads, "forecast_s_total": 2.0,
+    kwargs = {"ping_usd": 0.0, "init_usd": 0.0, "provisioned_usd": 0.0, "loads": loads, "metric_reads": 400,
               "trace_seconds": DAY}
-    std = policy_cost(Policy("thermostat"), settings=SimSettings(), **kwargs)  # type: ignore[arg-type]
+    std = policy_cost(Policy("thermostat"), settings=SimSettings(workflow="standard"),
+                      **kwargs)  # type: ignore[arg-type]
     exp = policy_cost(Policy("thermostat"), settings=SimSettings(workflow="express"),
                       **kwargs)  # type: ignore[arg-type]
     assert std["orchestration"] == std["orchestration_standard"]
     assert exp["orchestration"] == exp["orchestration_express"]
     assert std["total"] - std["orchestration"] == pytest.approx(exp["total"] - exp["orchestration"])
-    assert std["workflow_lambdas"] > 0
-
-
-def test_anchor_basis_is_one_map_iteration_per_warmed_function() -> None:
-    loads = [TickLoad(1000, 1000, 1000, 20, 2)] * 288
-    usd = anchor_basis_usd(0.0, 0.0, loads, DAY)
-    assert usd == pytest.approx(288 * 30 * cost.sfn_standard_usd(10 + 1000))  # ≈ $218/month: DESIGN §7's fixed:1
+    assert std["overhead"] == pytest.approx(std["orchestration"] + std["workflow_lambdas"] + std["s3"]
+                                            + std["get_metric_data"])
+    assert std["get_metric_data"] == pytest.approx(cost.per_month(
+        cost.get_metric_data_usd(400 + 288 * run_cost.ACCOUNT_METRICS_PER_RUN), DAY))
 
 
 def test_summary_costs_provisioned_at_peak_and_finds_the_pareto_frontier() -> None:

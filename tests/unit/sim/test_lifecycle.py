@@ -128,13 +128,38 @@ def test_a_cold_start_occupies_the_environment_for_init_plus_duration() -> None:
 def test_scale_out_limit_throttles_requests_beyond_it_in_the_window() -> None:
     # GIVEN at most 3 new environments per 10 s and 5 simultaneous requests, then 5 more 10 s later
     life = Lifecycle(recycle_ms=1e12, recycle_jitter_ms=0.0, scale_out_limit=3)
-    p = EnvPool(np.array([0.0] * 5 + [10_000.0] * 5), np.full(10, 50_000.0), life, np.random.default_rng(0),
-                minutes=1)
+    p = EnvPool(np.array([0.0] * 5 + [10_000.0] * 5), np.full(10, 50_000.0), life, np.random.default_rng(0))
     # WHEN replayed
     p.finish(MIN)
-    # THEN 3 + 3 are cold starts and 2 + 2 are throttled (recorded in their minute)
+    # THEN 3 + 3 are cold starts and 2 + 2 are throttled, all in the first hour
     assert (p.cold_starts, p.throttles) == (6, 4)
-    assert p.throttles_by_minute is not None and int(p.throttles_by_minute[0]) == 4
+    assert p.cold_by_hour == [6]
+
+
+def test_only_the_scored_window_is_counted_but_the_pool_lives_through_all_of_it() -> None:
+    # GIVEN a request every minute for 20 minutes, scored from minute 10 on
+    arrivals = np.array([k * MIN + 1_000 for k in range(20)], dtype=float)
+    p = EnvPool(arrivals, np.full(20, 100.0), NO_RECYCLE, np.random.default_rng(0), window=(10 * MIN, 30 * MIN))
+    p.ping(0.0, 1, 100.0)
+    p.ping(12 * MIN, 2, 100.0)
+    p.finish(30 * MIN)
+    # THEN the first (and only) cold start happened before the window: none is counted; only the second round's
+    # pings are (one reused the warm environment, one made a warming init)
+    assert (p.cold_starts, p.pings, p.warming_inits) == (0, 2, 1)
+
+
+def test_a_ping_answer_reports_what_the_environment_served_since_its_last_ping() -> None:
+    # GIVEN one environment warmed at 0, then 3 real requests at 1, 2 and 3 minutes
+    p = pool([1 * MIN, 2 * MIN, 3 * MIN])
+    first: list = []
+    p.ping(0.0, 1, 100.0, first)
+    answers: list = []
+    p.ping(5 * MIN, 2, 100.0, answers)
+    # THEN the first answer is a new environment; the second round finds it warm with 3 real requests, the
+    # last one 2 minutes ago, and its previous ping 5 minutes ago; the second ping makes a new one
+    assert first == [(1, True, 0, -1.0, -1.0)]
+    assert answers[0] == (1, False, 3, 2 * MIN, 5 * MIN)
+    assert answers[1][1] is True
 
 
 def test_wasted_warm_time_counts_idle_time_after_pings_until_the_environment_is_reclaimed() -> None:

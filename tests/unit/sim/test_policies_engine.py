@@ -13,15 +13,18 @@ from thermostat.sim.workload import Profile
 from .conftest import make_trace
 
 
-def test_parse_policies_reads_every_kind_and_fixed_lists() -> None:
-    parsed = parse_policies("none, fixed:1,fixed:2:8,reactive,thermostat,oracle,provisioned")
-    assert [p.name for p in parsed] == ["none", "fixed:1", "fixed:2", "fixed:8", "reactive", "thermostat",
-                                        "oracle", "provisioned"]
+def test_parse_policies_reads_every_kind_fixed_lists_ranges_and_priced_thermostats() -> None:
+    parsed = parse_policies("none, fixed:1,fixed:2:8,fixed:10..12,reactive,thermostat,thermostat@0.001,oracle,"
+                            "provisioned")
+    assert [p.name for p in parsed] == ["none", "fixed:1", "fixed:2", "fixed:8", "fixed:10", "fixed:11", "fixed:12",
+                                        "reactive", "thermostat", "thermostat@0.001", "oracle", "provisioned"]
+    assert parsed[-3].price == 0.001 and parsed[-4].price is None
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("none,warmest", "unknown policy 'warmest'"), ("fixed", "needs a count"), ("fixed:0", "not a positive"),
-    ("fixed:x", "not a positive"), ("oracle:3", "takes no argument"), ("none,none", "given twice"), ("", "no policy"),
+    ("none,warmest", "unknown policy 'warmest'"), ("fixed", "needs a count"), ("fixed:0", "not a whole number from 1"),
+    ("fixed:x", "not a whole number from 1"), ("fixed:3..2", "a range"), ("oracle@1", "only thermostat"),
+    ("thermostat@-1", "positive number of dollars"), ("oracle:3", "takes no argument"), ("none,none", "given twice"), ("", "no policy"),
 ])
 def test_parse_policies_rejects_bad_specs_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
