@@ -11,11 +11,18 @@ and parsed by botocore's own parser, skipping moto's HTTP emulation (~1.5 ms of 
 matters when a batch's 50 pings must all reach their targets within the few hundred milliseconds
 before their shared ``release_at``. Clients that retry keep the moto route, so botocore's retries of a
 429 still happen exactly as against AWS.
+
+Both routes decode the ``ClientContext`` (``X-Amz-Client-Context``: base64 JSON, at most 3,583 bytes) and
+hand it to the handler as ``context.client_context`` for synchronous invokes, as Lambda does; a malformed
+one is Lambda's 400 ``InvalidRequestContentException``, an oversized one ``InvalidParameterValueException``.
+``PutFunctionConcurrency``/``DeleteFunctionConcurrency`` reach the runtime at once (not at the next invoke).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 import re
 import threading
 import uuid
@@ -28,6 +35,7 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.endpoint import convert_to_response_dict
 from botocore.parsers import create_parser
+from moto.awslambda.models import LambdaBackend
 from moto.awslambda.utils import get_backend
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -35,7 +43,11 @@ from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 from werkzeug.exceptions import HTTPException
 
+from thermostat.local.exceptions import InvalidParameterValueException, InvalidRequestContentException
 from thermostat.local.runtime import LATEST, LocalLambdaRuntime, split_name
+from thermostat.local.sandbox_patches import wrap_methods
+
+CLIENT_CONTEXT_MAX_BYTES = 3583  # Invoke's documented bound on the base64 ClientContext
 
 _active: list[LocalLambdaRuntime] = []
 _original_invoke = LambdaSimpleBackend.invoke
@@ -50,6 +62,23 @@ def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
         if key.lower() == lowered:
             return str(value)
     return None
+
+
+def client_context(header: str | None) -> dict[str, Any] | None:
+    """The decoded ``X-Amz-Client-Context`` header (``None`` when absent); Lambda's 400 when it is not valid."""
+    if header is None or header == "":
+        return None
+    if len(header.encode("utf-8")) > CLIENT_CONTEXT_MAX_BYTES:
+        raise InvalidParameterValueException(
+            f"Client context must be at most {CLIENT_CONTEXT_MAX_BYTES} bytes of base64-encoded JSON "
+            f"(got {len(header.encode('utf-8'))}).")
+    try:
+        decoded = json.loads(base64.b64decode(header, validate=True).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.")
+    return decoded
 
 
 def _invoke(self: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any,
@@ -71,18 +100,21 @@ def _route(runtime: LocalLambdaRuntime, fn: Any, function_name: str, qualifier: 
     arn = base_arn + (f":{called_qualifier}" if called_qualifier else "")
     invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
     payload = body if isinstance(body, bytes | str) or body is None else str(body)
+    context = client_context(_header(headers, "X-Amz-Client-Context"))
+    resource = called_qualifier if called_qualifier not in (None, LATEST) else None
     if invocation_type == "DryRun":
         return b""
-    if invocation_type == "Event":
+    if invocation_type == "Event":  # Lambda passes the ClientContext to synchronous invocations only
         def run_async() -> None:
             try:
-                runtime.invoke(fn.function_name, payload, version, invoked_arn=arn)
+                runtime.invoke(fn.function_name, payload, version, invoked_arn=arn, resource=resource)
             except Exception:  # an async invoke's failure is not the caller's (Lambda retries/drops it)
                 return
 
         threading.Thread(target=run_async, name=f"lambda-event-{fn.function_name}", daemon=True).start()
         return b""
-    result = runtime.invoke(fn.function_name, payload, version, invoked_arn=arn)
+    result = runtime.invoke(fn.function_name, payload, version, invoked_arn=arn, client_context=context,
+                            resource=resource)
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     response_headers["x-amz-executed-version"] = result.version
@@ -133,8 +165,25 @@ def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_
     return http, parsed
 
 
+def _tell_runtime(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Put``/``DeleteFunctionConcurrency``: the runtime's limits follow at once."""
+    def call(self: LambdaBackend, function_name: str, *args: Any) -> Any:
+        result = original(self, function_name, *args)
+        runtime = _active[-1] if _active else None
+        if runtime is not None:
+            fn = self.get_function(function_name)
+            if fn.function_name in runtime.functions:
+                reserved = fn.reserved_concurrency
+                runtime.set_reserved_concurrency(fn.function_name, None if reserved is None else int(reserved))
+        return result
+
+    return call
+
+
 def install(runtime: LocalLambdaRuntime) -> Callable[[], None]:
     """Route invokes to ``runtime`` until the returned undo function is called (nests like a stack)."""
+    undo_concurrency = wrap_methods(LambdaBackend, ("put_function_concurrency", "delete_function_concurrency"),
+                                    _tell_runtime)
     with _lock:
         _active.append(runtime)
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
@@ -150,6 +199,7 @@ def install(runtime: LocalLambdaRuntime) -> Callable[[], None]:
                 _active.remove(runtime)
             if not _active:
                 LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
+        undo_concurrency()
 
     return uninstall
 

@@ -2,8 +2,11 @@
 
 Deploys ``template.yaml`` into moto, seeds 24 h of CloudWatch history from the trace, starts an
 execution with ``--input``, waits, prints it; then (``--runs 2``, the default) a second execution one
-minute later on the fake clock, which finds the same environments warm. Exit status: 0 when every
-execution succeeded, 1 when one failed (its error and cause are printed), 2 for bad command-line input.
+minute later on the fake clock, which finds the same environments warm. With ``--traffic`` the seeded
+targets get real traffic from their trace between runs (``--interval`` apart, 300 s by default).
+Progress is printed while it works; ``--json FILE`` keeps the figures (timings, transitions, largest
+state payload, throttles). Exit status: 0 when every execution succeeded, 1 when one failed (its error
+and cause are printed), 2 for bad command-line input.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from thermostat.cli import unwritable_reason
 
 DEFAULT_INPUT = Path("events/manual-run.json")
 DEFAULT_OUT_DIR = Path("out")
+DEFAULT_INTERVAL_S = 60.0
+DEFAULT_TRAFFIC_INTERVAL_S = 300.0
+DEMO_PARAMETER = "DeployDemoTargets"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--targets", type=int, default=0, metavar="N",
                      help="add N synthetic demo targets (copies of the demo target code, tagged) for scale runs")
     run.add_argument("--runs", type=int, default=2, help="executions to run, one --interval apart (default 2)")
-    run.add_argument("--interval", type=float, default=60.0, help="fake-clock seconds between runs (default 60)")
+    run.add_argument("--interval", type=float, default=None,
+                     help="fake-clock seconds between runs (default 60; 300 with --traffic)")
+    run.add_argument("--traffic", action="store_true",
+                     help="between runs, send the seeded targets real traffic from their trace, minute by minute")
+    run.add_argument("--traffic-max-requests", type=int, default=60, metavar="N",
+                     help="--traffic: at most N requests per function and minute (default 60; the minute's "
+                          "peak concurrency is always reached)")
+    run.add_argument("--json", type=Path, metavar="FILE",
+                     help="write the run's figures (timings, transitions, largest state payload, throttles)")
     run.add_argument("--template", type=Path, default=Path("template.yaml"),
                      help="SAM template (default template.yaml)")
     run.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
@@ -80,6 +94,19 @@ def parse_parameters(pairs: list[str]) -> dict[str, str]:
             raise InputFileError(f"--parameter {pair!r}: expected KEY=VALUE")
         out[key] = value
     return out
+
+
+def with_demo_targets(template: Path, parameters: dict[str, str]) -> dict[str, str]:
+    """The local run deploys the template's demo targets (``DeployDemoTargets=true``) unless told otherwise."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    if DEMO_PARAMETER in parameters:
+        return parameters
+    try:
+        declared = (yaml_parse(template.read_text()) or {}).get("Parameters") or {}
+    except Exception:  # the template reader reports what is wrong with it
+        return parameters
+    return {**parameters, DEMO_PARAMETER: "true"} if DEMO_PARAMETER in declared else parameters
 
 
 def check_writable(path: Path | None, flag: str) -> None:
@@ -130,16 +157,20 @@ def run_command(args: argparse.Namespace) -> int:
 
 def check_flags(args: argparse.Namespace) -> None:
     """Numeric flags argparse only type-checks: each out-of-range value is named."""
+    if args.interval is None:
+        args.interval = DEFAULT_TRAFFIC_INTERVAL_S if args.traffic else DEFAULT_INTERVAL_S
     rules: list[tuple[str, float, int]] = [
         ("--targets", args.targets, 0), ("--runs", args.runs, 1),
         ("--interval", args.interval, 0), ("--idle-ttl", args.idle_ttl, 0),
         ("--account-concurrency", args.account_concurrency, 1), ("--seed", args.seed, 0),
+        ("--traffic-max-requests", args.traffic_max_requests, 1),
     ]
     for flag, value, low in rules:
         if not math.isfinite(value) or value < low:
             raise _usage(f"{flag} must be a number >= {low}, got {value}")
     check_writable(args.output, "--output")
     check_writable(args.history_json, "--history-json")
+    check_writable(args.json, "--json")
 
 
 def _usage(message: str) -> Exception:
@@ -151,6 +182,7 @@ def _usage(message: str) -> Exception:
 def _run(args: argparse.Namespace, console: Any) -> int:
     from thermostat.local.exceptions import OutputFileError
     from thermostat.local.faults import FaultPlan
+    from thermostat.local.figures import human_bytes, run_figures
     from thermostat.local.render import print_run
     from thermostat.local.report import build_view, write_history
     from thermostat.local.seed import default_trace_dir
@@ -162,14 +194,24 @@ def _run(args: argparse.Namespace, console: Any) -> int:
         raise _usage(f"--trace {trace}: no such directory")
     named = [t.get("function") for t in execution_input.get("targets", []) if isinstance(t, dict)] \
         if isinstance(execution_input, dict) and isinstance(execution_input.get("targets"), list) else []
+    started = time.perf_counter()
+
+    def progress(line: str) -> None:
+        console.print(f"[dim]{time.perf_counter() - started:6.1f} s  {line}[/dim]", highlight=False)
+
     config = LocalAwsConfig(
-        template=args.template, parameters=parse_parameters(args.parameter), idle_ttl_s=args.idle_ttl,
+        template=args.template, parameters=with_demo_targets(args.template, parse_parameters(args.parameter)),
+        idle_ttl_s=args.idle_ttl,
         account_limit=args.account_concurrency, faults=FaultPlan.from_file(args.faults) if args.faults else FaultPlan(),
         trace_dir=trace if trace.is_dir() else None, seed=args.seed, extra_targets=args.targets,
-        seed_functions=tuple(n for n in named if isinstance(n, str)))
-    started = time.perf_counter()
+        seed_functions=tuple(n for n in named if isinstance(n, str)), progress=progress)
     failed = False
+    document: dict[str, Any] = {"template": str(args.template), "targets": None, "runs": [], "traffic": []}
+    progress(f"Deploying {args.template}" + (f" with {args.targets:,} extra targets" if args.targets else ""))
     with LocalAws(config) as aws:
+        progress(f"Deployed in {aws.timings['deploy'] + aws.timings['extra_targets']:.1f} s, "
+                 f"history seeded in {aws.timings['seed']:.1f} s")
+        document.update(targets=len(aws.seeded), timings_s={k: round(v, 3) for k, v in aws.timings.items()})
         history_note = ", ".join(f"{s.function} ← {s.source} (peak {s.peak_concurrency})" for s in aws.seeded[:6])
         console.print(f"[bold]Embedded AWS[/bold]: {args.template} deployed as stack "
                       f"'{aws.stack.stack_name}' ({len(aws.stack.functions) + len(aws.extra)} functions, "
@@ -181,10 +223,24 @@ def _run(args: argparse.Namespace, console: Any) -> int:
         definition = json.loads(aws.stack.state_machine().definition)
         previous = None
         for index in range(args.runs):
-            if index:
+            if index and args.traffic:
+                figures = aws.drive_traffic(args.interval, max_requests=args.traffic_max_requests)
+                sent = sum(f.requests for f in figures.values())
+                console.print(f"Traffic: {args.interval:.0f} s on the fake clock, {sent:,} real requests to "
+                              f"{sum(1 for f in figures.values() if f.requests):,} functions, "
+                              f"{sum(f.throttles for f in figures.values()):,} throttled, "
+                              f"{sum(f.cold_starts for f in figures.values()):,} cold starts")
+                document["traffic"].append({"before_run": index + 1, "seconds": args.interval, "requests": sent,
+                                            "throttles": sum(f.throttles for f in figures.values()),
+                                            "cold_starts": sum(f.cold_starts for f in figures.values())})
+            elif index:
                 aws.advance(args.interval)
             mark = aws.runtime.invocation_count
+            before = aws.runtime.snapshot()
+            progress(f"Execution {index + 1}/{args.runs} started")
             run = aws.run(execution_input)
+            progress(f"Execution {index + 1}/{args.runs} {run.status} in {run.wall_s:.1f} s "
+                     f"({len(run.events):,} history events)")
             view = build_view(run.describe, run.events, definition, aws.runtime.records_since(mark))
             path = history_path(args.history_json, run.name, index, args.runs)
             try:
@@ -193,6 +249,17 @@ def _run(args: argparse.Namespace, console: Any) -> int:
                 raise OutputFileError(f"--history-json {path}: cannot write: {exc.strerror or exc}") from None
             title = "Execution" if index == 0 else f"Execution {index + 1} (+{args.interval * index:.0f} s, fake clock)"
             print_run(console, view, title=title, history_path=path, previous=previous)
+            figures_doc = run_figures(run.name, run.status, run.wall_s, run.events)
+            counters = aws.counters(since=before)
+            figures_doc["real_throttles"] = {n: c.real_throttles for n, c in counters.items() if c.real_throttles}
+            figures_doc["ping_throttles"] = sum(c.ping_throttles for c in counters.values())
+            figures_doc["invocations"] = sum(c.invocations for c in counters.values())
+            document["runs"].append(figures_doc)
+            largest = figures_doc["largest_payload"]
+            console.print(f"Largest state payload: {human_bytes(largest['bytes'])} ({largest['state']}, "
+                          f"{largest['kind']}) · {figures_doc['transitions']:,} state transitions "
+                          f"(${figures_doc['transition_cost_usd']:.6f} on Standard) · real throttles caused: "
+                          f"{sum(figures_doc['real_throttles'].values())}")
             previous = view
             if run.status != "SUCCEEDED":
                 failed = True
@@ -204,6 +271,10 @@ def _run(args: argparse.Namespace, console: Any) -> int:
                 break
             if args.output:
                 write_output(args.output, json.dumps(run.output, indent=2) + "\n", "--output")
+    document["wall_s"] = round(time.perf_counter() - started, 3)
+    if args.json:
+        write_output(args.json, json.dumps(document, indent=2) + "\n", "--json")
     console.print(f"Wall time {time.perf_counter() - started:.1f} s"
-                  + (f"; output written to {args.output}" if args.output and not failed else ""))
+                  + (f"; output written to {args.output}" if args.output and not failed else "")
+                  + (f"; figures in {args.json}" if args.json else ""))
     return 1 if failed else 0

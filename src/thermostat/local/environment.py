@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -50,11 +50,34 @@ class FunctionCode:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.name}"
 
 
+class Client:
+    """``context.client_context.client``, as the Python runtime builds it (absent fields are ``None``)."""
+
+    __slots__ = ("app_package_name", "app_title", "app_version_code", "app_version_name", "installation_id")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, raw.get(name))
+
+
+class ClientContext:
+    """``context.client_context``: the Invoke's ``ClientContext`` JSON object (``custom``, ``env``, ``client``),
+    built like the Python runtime does (``None`` for a missing key; ``client`` an object when present)."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.custom = raw.get("custom")
+        self.env = raw.get("env")
+        client = raw.get("client")
+        self.client = Client(client) if isinstance(client, Mapping) else client
+
+
 class LambdaContext:
     """The ``context`` argument, with the attributes and method of the Python runtime's object."""
 
     def __init__(self, code: FunctionCode, version: str, request_id: str, deadline: float,
-                 invoked_arn: str) -> None:
+                 invoked_arn: str, client_context: Mapping[str, Any] | None = None) -> None:
         self.function_name = code.name
         self.function_version = version
         self.memory_limit_in_mb = code.memory_mb
@@ -63,7 +86,7 @@ class LambdaContext:
         self.log_group_name = f"/aws/lambda/{code.name}"
         self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[{version}]{request_id[:32]}"
         self.identity = None
-        self.client_context = None
+        self.client_context = None if client_context is None else ClientContext(client_context)
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:

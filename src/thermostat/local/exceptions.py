@@ -47,3 +47,26 @@ class TooManyRequestsException(JsonRESTError):
         self.description = json.dumps(
             {"__type": "TooManyRequestsException", "message": message, "Reason": reason, "Type": "User"}
         )
+
+
+class _LambdaClientError(JsonRESTError):
+    """A 400 of Lambda's ``Invoke`` (moto turns it into the HTTP response, boto3 into ``ClientError``)."""
+
+    code = 400
+    TYPE = "ServiceException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(self.TYPE, message)
+        self.description = json.dumps({"__type": self.TYPE, "message": message, "Type": "User"})
+
+
+class InvalidRequestContentException(_LambdaClientError):
+    """Lambda's 400 for a request that cannot be parsed (e.g. a ClientContext that is not base64 JSON)."""
+
+    TYPE = "InvalidRequestContentException"
+
+
+class InvalidParameterValueException(_LambdaClientError):
+    """Lambda's 400 for a parameter outside its bounds (e.g. a ClientContext over 3,583 bytes)."""
+
+    TYPE = "InvalidParameterValueException"

@@ -7,11 +7,14 @@ with LocalAws(LocalAwsConfig(template=Path("template.yaml"))) as aws:
     again = aws.run({...})
 ```
 
-On entry: ``mock_aws`` (Step Functions executing, Lambda without Docker), the process sandbox, the moto
-workarounds, the local runtime wired into moto's Lambda, the template deployed, ``extra_targets``
-copies of the demo targets, and 24 h of CloudWatch history seeded for every target. On exit it waits
-for running executions to finish (moto runs them on daemon threads that would otherwise call
-``localhost:5000`` once the mock is gone), then undoes everything in reverse order.
+On entry: the process's wall clock made to follow the fake clock (handlers, Step Functions and
+CloudWatch see one "now"), ``mock_aws`` (Step Functions executing, Lambda without Docker), the process
+sandbox, the moto workarounds, the local runtime wired into moto's Lambda (publishing AWS/Lambda
+metrics), the faults, the template deployed, ``extra_targets`` copies of the demo targets, and 24 h of
+CloudWatch history seeded for every target. On exit it waits for running executions to finish (moto
+runs them on daemon threads that would otherwise call ``localhost:5000`` once the mock is gone), then
+undoes everything in reverse order. Long steps report through ``config.progress`` (one line at least
+every ~2 s).
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from thermostat.local import bridge, sandbox, workarounds
+from thermostat.local import aws_faults, bridge, cloudwatch_fast, sandbox, workarounds
 from thermostat.local.clock import OffsetClock
 from thermostat.local.deploy import Deployment, create_function, deploy
+from thermostat.local.direct import DirectLambda
 from thermostat.local.exceptions import ExecutionTimeoutError
 from thermostat.local.faults import FaultPlan, install_cloudwatch_latency
+from thermostat.local.metrics import LambdaMetrics
 from thermostat.local.runtime import DEFAULT_ACCOUNT_LIMIT, DEFAULT_IDLE_TTL_S, LocalLambdaRuntime
 from thermostat.local.seed import SeededTarget, seed_history
+from thermostat.local.session_traffic import RealTraffic
 from thermostat.local.template import load_template
 from thermostat.local.template_model import FunctionDef, LocalStack
 
@@ -70,6 +76,9 @@ class LocalAwsConfig:
     extra_targets: int = 0
     seed_functions: tuple[str, ...] = ()  # seeded besides the tagged targets (e.g. named in the input)
     clock: OffsetClock = field(default_factory=OffsetClock)
+    shift_process_time: bool = True  # time.time()/datetime.now() everywhere follow the fake clock
+    progress: Callable[[str], None] | None = None  # one line per step of long work (deploy, seeding, runs)
+    progress_every_s: float = 2.0
 
 
 @dataclass
@@ -90,18 +99,23 @@ class ExecutionRun:
         return json.loads(raw) if raw else None
 
 
-class LocalAws:
+class LocalAws(RealTraffic):
     def __init__(self, config: LocalAwsConfig | None = None) -> None:
         self.config = config or LocalAwsConfig()
         self.clock = self.config.clock
         self.stack: LocalStack = load_template(self.config.template, parameters=self.config.parameters,
                                                stack_name=self.config.stack_name, region=self.config.region)
+        self.faults = self.config.faults.renamed(self.stack.logical_to_name())
+        self.metrics = LambdaMetrics(lag_s=self.faults.metrics_lag_s, account_id=self.stack.account_id,
+                                     region=self.stack.region)
         self.runtime = LocalLambdaRuntime(clock=self.clock, idle_ttl_s=self.config.idle_ttl_s,
-                                          account_limit=self.config.account_limit,
-                                          faults=self.config.faults.renamed(self.stack.logical_to_name()))
+                                          account_limit=self.config.account_limit, faults=self.faults,
+                                          metrics=self.metrics)
+        self.aws_faults = aws_faults.AwsFaults(self.faults.aws)
         self.deployment: Deployment | None = None
         self.seeded: list[SeededTarget] = []
         self.extra: list[FunctionDef] = []
+        self.timings: dict[str, float] = {}  # seconds: "deploy", "extra_targets", "seed"
         self._undo: list[Callable[[], None]] = []
         self._executions: list[str] = []
         self._sfn: Any = None
@@ -119,6 +133,8 @@ class LocalAws:
         self._stop()
 
     def _start(self) -> None:
+        if self.config.shift_process_time:
+            self._undo.append(self.clock.shift_process_time())
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._undo.append(mock.stop)
@@ -126,16 +142,37 @@ class LocalAws:
             self._undo.append(_silence(logging.getLogger(name)))
         self._undo.append(sandbox.install())
         self._undo.append(workarounds.install_all(account_settings=self._account_settings))
+        self._undo.append(workarounds.install_read_hook(self.publish_metrics))
         self._undo.append(bridge.install(self.runtime))
+        self._undo.append(cloudwatch_fast.install())
         self._undo.append(self.runtime.shutdown)
-        if self.config.faults.cloudwatch_latency_ms:
-            self._undo.append(install_cloudwatch_latency(self.config.faults.cloudwatch_latency_ms))
-        self.deployment = deploy(self.stack, self.runtime)
-        self._add_extra_targets(self.config.extra_targets)
-        self.seeded = seed_history(self.target_names(), now=self.clock.time(), trace_dir=self.config.trace_dir,
-                                   seed=self.config.seed, account_id=self.stack.account_id,
-                                   region=self.stack.region)
+        if self.faults.cloudwatch_latency_ms:
+            self._undo.append(install_cloudwatch_latency(self.faults.cloudwatch_latency_ms))
+        if self.faults.aws:
+            self._undo.append(aws_faults.install(self.aws_faults))
         self._sfn = boto3.client("stepfunctions", region_name=self.stack.region)
+        started = time.perf_counter()
+        self.deployment = deploy(self.stack, self.runtime)
+        self.timings["deploy"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self._add_extra_targets(self.config.extra_targets)
+        self.timings["extra_targets"] = time.perf_counter() - started
+        started = time.perf_counter()
+        names = self.target_names()
+        self._say(f"Seeding 24 h of CloudWatch history for {len(names)} targets …")
+        self.seeded = seed_history(names, now=self.clock.time(), trace_dir=self.config.trace_dir,
+                                   seed=self.config.seed, account_id=self.stack.account_id,
+                                   region=self.stack.region, reserved=dict(self.runtime.reserved))
+        self.timings["seed"] = time.perf_counter() - started
+
+    def _say(self, line: str) -> None:
+        if self.config.progress is not None:
+            self.config.progress(line)
+
+    def publish_metrics(self) -> int:
+        """Write the runtime's finished minutes of AWS/Lambda metrics into CloudWatch (done before every read
+        and after every execution); returns how many datapoints."""
+        return self.metrics.publish(self.clock.time())
 
     def _stop(self) -> None:
         try:
@@ -157,7 +194,7 @@ class LocalAws:
                 time.sleep(0.05)
 
     def _account_settings(self) -> tuple[int, int, int]:
-        return self.runtime.account_limit, sum(self.runtime.reserved.values()), len(self.runtime.functions)
+        return self.runtime.account_limit, self.runtime.reserved_total, len(self.runtime.functions)
 
     # --- targets -------------------------------------------------------------------------------------
     def demo_targets(self) -> list[FunctionDef]:
@@ -174,12 +211,16 @@ class LocalAws:
         bases = self.demo_targets()
         if count <= 0 or not bases:
             return
-        client = boto3.client("lambda", region_name=self.stack.region)
+        client = DirectLambda(self.stack.account_id, self.stack.region)  # CreateFunction's work, 3x faster
+        last = time.monotonic()
         for i in range(count):
             copy, _ = self._deploy_like(client, bases[i % len(bases)],
                                         f"{self.stack.stack_name}-demo-extra-{i + 1:03d}",
                                         logical_id=f"ExtraTarget{i + 1:03d}")
             self.extra.append(copy)
+            if time.monotonic() - last >= self.config.progress_every_s:
+                last = time.monotonic()
+                self._say(f"Deploying extra targets: {i + 1:,}/{count:,}")
 
     def _deploy_like(self, client: Any, base: FunctionDef, name: str, **changes: Any) -> tuple[FunctionDef, str]:
         """Deploy a copy of ``base`` named ``name`` (with ``changes``) onto the local runtime; (it, its ARN)."""
@@ -219,13 +260,21 @@ class LocalAws:
         return str(arn)
 
     def wait(self, arn: str, timeout_s: float = 300.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline, last = started + timeout_s, started
+        mark = self.runtime.invocation_count
         while True:
             describe: dict[str, Any] = self._sfn.describe_execution(executionArn=arn)
             if describe["status"] in TERMINAL:
                 return describe
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise ExecutionTimeoutError(f"{arn} still {describe['status']} after {timeout_s:.0f} s")
+            if now - last >= self.config.progress_every_s:
+                last = now
+                self._say(f"  {describe['name']}: running {now - started:.0f} s, "
+                          f"{self.runtime.invocation_count - mark:,} invocations completed, "
+                          f"{self.runtime.busy_total:,} in progress")
             time.sleep(0.05)
 
     def history(self, arn: str) -> list[dict[str, Any]]:
@@ -240,4 +289,5 @@ class LocalAws:
         arn = self.start(execution_input, name)
         describe = self.wait(arn, timeout_s)
         wall = time.perf_counter() - started
+        self.publish_metrics()
         return ExecutionRun(arn, str(describe["name"]), describe, self.history(arn), wall)

@@ -13,160 +13,46 @@ None of them changes what runs on AWS: they patch moto's in-process backends onl
    one client per (region, service) is now created under a lock and reused.
 3. ``account_settings`` — Lambda ``GetAccountSettings`` answered ``404 Not yet implemented``; it now
    returns the local runtime's account concurrency limit and what reservations leave unreserved.
+4. ``s3_conditional_writes`` — S3 ``PutObject`` with ``If-None-Match: *``/``If-Match`` and ``DeleteObject``
+   with ``If-Match`` checked the condition and wrote in two steps without a lock: two threads could both
+   pass. Object writes (put, copy, delete, multipart completion) now run one at a time, so the check and
+   the write are one step; the answers are moto's own (412 ``PreconditionFailed``, 404 ``NoSuchKey``).
+5. ``states_all_terminal`` — a ``Catch``/``Retry`` on ``States.ALL`` caught ``States.DataLimitExceeded``
+   (a state output over 256 KiB) and ``States.Runtime``; on AWS neither is matched by ``States.ALL`` (only
+   by its own name), so the execution fails with it. That is what an oversized payload now does locally.
+
+The index also answers for :class:`~thermostat.local.dense.DenseSeries` (seeded history kept as numpy
+arrays, :func:`add_dense_series`), and :func:`install_read_hook` runs a callback before every CloudWatch
+read (the runtime's metrics are published lazily, just before someone looks).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import threading
-from bisect import bisect_left
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
-from moto.cloudwatch.exceptions import ValidationError
-from moto.cloudwatch.metric_data_expression_parser import parse_expression
-from moto.cloudwatch.models import CloudWatchBackend, Dimension, MetricAggregatedDatum, MetricDatum, Statistics
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.utils import boto_client as sfn_boto_client
 
-# --- 1. CloudWatch GetMetricData index --------------------------------------------------------------
+from thermostat.local.cloudwatch_index import (
+    CloudWatchBackend,
+    _original_get_metric_data,
+    add_dense_series,
+    indexed_get_metric_data,
+    install_cloudwatch_index,
+    install_read_hook,
+    percentile,
+)
+from thermostat.local.sandbox_patches import wrap_methods
 
-Key = tuple[str, str, frozenset[tuple[str, str]]]
+__all__ = ["CloudWatchBackend", "_original_get_metric_data", "add_dense_series", "indexed_get_metric_data",
+           "install_account_settings", "install_all", "install_cloudwatch_index", "install_read_hook",
+           "install_s3_conditional_writes", "install_sfn_client_cache", "install_states_all_terminal", "percentile"]
 
-
-class _Series:
-    __slots__ = ("datums", "timestamps")
-
-    def __init__(self) -> None:
-        self.timestamps: list[datetime] = []
-        self.datums: list[Any] = []
-
-    def add(self, datum: Any) -> None:
-        ts = datum.timestamp
-        if not self.timestamps or ts >= self.timestamps[-1]:
-            self.timestamps.append(ts)
-            self.datums.append(datum)
-        else:
-            at = bisect_left(self.timestamps, ts)
-            self.timestamps.insert(at, ts)
-            self.datums.insert(at, datum)
-
-    def between(self, start: datetime, end: datetime) -> list[Any]:
-        return self.datums[bisect_left(self.timestamps, start):bisect_left(self.timestamps, end)]
-
-
-class _Index:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.indexed = 0
-        self.source: list[Any] | None = None
-        self.series: dict[Key, _Series] = {}
-
-    def refresh(self, data: list[Any]) -> None:
-        if data is not self.source or len(data) < self.indexed:
-            self.source, self.indexed, self.series = data, 0, {}
-        for datum in data[self.indexed:]:
-            self.series.setdefault(_key(datum.namespace, datum.name, datum.dimensions), _Series()).add(datum)
-        self.indexed = len(data)
-
-
-def _key(namespace: str, name: str, dimensions: list[Dimension]) -> Key:
-    return namespace, name, frozenset((str(d.name), str(d.value)) for d in dimensions)
-
-
-_indexes: dict[int, _Index] = {}
-_indexes_lock = threading.Lock()
-
-
-def _index_for(backend: CloudWatchBackend) -> _Index:
-    with _indexes_lock:
-        return _indexes.setdefault(id(backend), _Index())
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (CloudWatch's pNN over raw values)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def _statistic(datums: list[Any], stat: str, start: datetime) -> float | None:
-    if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
-        return percentile([d.value for d in datums if isinstance(d, MetricDatum)], float(stat[1:]))
-    stats = Statistics([stat], start)
-    stats.metric_data = [d for d in datums if isinstance(d, MetricDatum | MetricAggregatedDatum)]
-    value = stats.get_statistics_for_type(stat)
-    return None if value is None else float(value)
-
-
-def indexed_get_metric_data(self: CloudWatchBackend, queries: list[dict[str, Any]], start_time: datetime,
-                            end_time: datetime, scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
-    if any(q.get("Expression", "").startswith("SELECT") for q in queries):
-        return _original_get_metric_data(self, queries, start_time, end_time, scan_by)
-    start_time, end_time = start_time.replace(microsecond=0), end_time.replace(microsecond=0)
-    if start_time >= end_time:
-        raise ValidationError("The parameter EndTime must be greater than StartTime."
-                              if start_time > end_time else "The parameter StartTime must not equal parameter EndTime.")
-    index = _index_for(self)
-    with index.lock:
-        index.refresh(self.metric_data)
-        extra = self.aws_metric_data
-        results, returned = [], []
-        for query in (q for q in queries if "MetricStat" in q):
-            metric_stat = query["MetricStat"]
-            metric = metric_stat["Metric"]
-            dims = [Dimension(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])]
-            key = _key(metric["Namespace"], metric["MetricName"], dims)
-            series = index.series.get(key)
-            extras = [d for d in extra if _key(d.namespace, d.name, d.dimensions) == key]
-            unit, stat = metric_stat.get("Unit"), metric_stat["Stat"]
-            delta = timedelta(seconds=int(metric_stat["Period"]))
-            values: list[float] = []
-            timestamps: list[datetime] = []
-            bucket = start_time
-            while bucket <= end_time:
-                upper = min(bucket + delta, end_time)
-                datums = (series.between(bucket, upper) if series else []) + [
-                    d for d in extras if bucket <= d.timestamp < upper]
-                if unit:
-                    datums = [d for d in datums if d.unit == unit]
-                value = _statistic(datums, stat, bucket) if datums else None
-                if value is not None:
-                    values.append(value)
-                    timestamps.append(bucket)
-                bucket += delta
-            if scan_by == "TimestampDescending":
-                values.reverse()
-                timestamps.reverse()
-            result = {"id": query["Id"], "label": query.get("Label") or f"{metric['MetricName']} {stat}",
-                      "values": values, "timestamps": timestamps, "status_code": "Complete"}
-            results.append(result)
-            if query.get("ReturnData", True):
-                returned.append(dict(result))
-    for query in (q for q in queries if "Expression" in q):
-        math_values, math_timestamps = parse_expression(query["Expression"], results)
-        returned.append({"id": query["Id"], "label": query.get("Label") or query["Id"], "values": math_values,
-                         "timestamps": math_timestamps, "status_code": "Complete"})
-    return returned
-
-
-_original_get_metric_data = CloudWatchBackend.get_metric_data
-
-
-def install_cloudwatch_index() -> Callable[[], None]:
-    CloudWatchBackend.get_metric_data = indexed_get_metric_data  # type: ignore[method-assign]
-
-    def undo() -> None:
-        CloudWatchBackend.get_metric_data = _original_get_metric_data  # type: ignore[method-assign]
-        with _indexes_lock:
-            _indexes.clear()
-
-    return undo
-
+# --- 1. CloudWatch GetMetricData index (its code: cloudwatch_index.py) ---------------------------------
 
 # --- 2. one boto3 client per service for Step Functions tasks ----------------------------------------
 
@@ -242,9 +128,63 @@ def install_account_settings(settings: Callable[[], tuple[int, int, int]]) -> Ca
     return undo
 
 
+# --- 4. S3 conditional writes, atomic ---------------------------------------------------------------
+
+_s3_write_lock = threading.RLock()
+S3_WRITES = ("put_object", "copy_object", "delete_object", "_key_response_post")
+
+
+def install_s3_conditional_writes() -> Callable[[], None]:
+    """Every object write of moto's S3 (checks included) runs under one lock."""
+    from moto.s3.responses import S3Response
+
+    def atomic(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _s3_write_lock:
+                return original(self, *args, **kwargs)
+
+        return call
+
+    return wrap_methods(S3Response, S3_WRITES, atomic)
+
+
+# --- 5. States.ALL does not catch terminal errors ------------------------------------------------------
+
+_original_error_equals_eval = ErrorEqualsDecl._eval_body
+
+def _terminal_error_names() -> tuple[Any, ...]:
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    return (StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+            StatesErrorName(typ=StatesErrorNameType.StatesRuntime))
+
+
+def install_states_all_terminal() -> Callable[[], None]:
+    """``ErrorEquals: ["States.ALL"]`` no longer matches ``States.DataLimitExceeded``/``States.Runtime``."""
+    terminal = _terminal_error_names()
+    catch_all = ErrorEqualsDecl._STATE_ALL_ERROR
+
+    def only_named(original: Callable[..., Any]) -> Callable[..., Any]:
+        def eval_body(self: Any, env: Any) -> None:
+            error_name = env.stack[-1] if env.stack else None
+            if catch_all in self.error_names and error_name in terminal:
+                env.stack.pop()
+                env.stack.append(False)
+                return
+            original(self, env)
+
+        return eval_body
+
+    return wrap_methods(ErrorEqualsDecl, ("_eval_body",), only_named)
+
+
 def install_all(account_settings: Callable[[], tuple[int, int, int]] | None = None) -> Callable[[], None]:
     """Install every workaround; returns one undo function."""
-    undos = [install_cloudwatch_index(), install_sfn_client_cache()]
+    undos = [install_cloudwatch_index(), install_sfn_client_cache(), install_s3_conditional_writes(),
+             install_states_all_terminal()]
     if account_settings is not None:
         undos.append(install_account_settings(account_settings))
 

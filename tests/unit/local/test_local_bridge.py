@@ -121,3 +121,75 @@ def test_the_runtime_is_unplugged_on_undo(runtime: LocalLambdaRuntime) -> None:
     undo()
     assert LambdaSimpleBackend.invoke is original
     assert counter_code().name == "counter"
+
+
+def b64(value: object) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def test_client_context_reaches_the_handler_like_the_python_runtime(lam: Any, runtime: LocalLambdaRuntime) -> None:
+    # GIVEN a ClientContext with custom, env and client parts, and a Thermostat ping marker
+    context = {"custom": {"thermostat": "2"}, "env": {"locale": "en"},
+               "client": {"installation_id": "i-1", "app_title": "app"}}
+    # WHEN invoked with it, and once without any
+    with_context = json.loads(lam.invoke(FunctionName="counter", Payload=b"{}",
+                                         ClientContext=b64(context))["Payload"].read())
+    without = json.loads(lam.invoke(FunctionName="counter", Payload=b"{}")["Payload"].read())
+    # THEN the handler sees context.client_context.custom/.env/.client (None when absent)
+    assert with_context["client_context"] == {"custom": {"thermostat": "2"}, "env": {"locale": "en"},
+                                              "client": {"installation_id": "i-1", "app_title": "app"}}
+    assert without["client_context"] is None
+    # AND the runtime counted one ping and one real invocation
+    assert (runtime.stats["counter"].ping_invocations, runtime.stats["counter"].real_invocations) == (1, 1)
+
+
+def test_a_client_context_without_client_has_none_there(lam: Any) -> None:
+    body = json.loads(lam.invoke(FunctionName="counter", Payload=b"{}",
+                                 ClientContext=b64({"custom": {"a": "b"}}))["Payload"].read())
+    assert body["client_context"] == {"custom": {"a": "b"}, "env": None, "client": None}
+
+
+@pytest.mark.parametrize("client_context, code", [
+    ("not base64!", "InvalidRequestContentException"),
+    (base64.b64encode(b"{not json").decode(), "InvalidRequestContentException"),
+    (b64(["a", "list"]), "InvalidRequestContentException"),
+    (b64({"custom": {"pad": "x" * 2700}}), "InvalidParameterValueException"),  # > 3,583 bytes once encoded
+])
+def test_a_malformed_or_oversized_client_context_is_lambdas_400(lam: Any, runtime: LocalLambdaRuntime,
+                                                                client_context: str, code: str) -> None:
+    # WHEN the ClientContext is not base64 JSON of an object, or too long
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName="counter", Payload=b"{}", ClientContext=client_context)
+    # THEN the caller gets Lambda's 400 with the modeled error code, and no handler ran
+    assert caught.value.response["Error"]["Code"] == code
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert runtime.invocation_count == 0
+
+
+def test_the_largest_client_context_is_accepted(lam: Any) -> None:
+    # GIVEN the longest base64 ClientContext under 3,583 bytes (3,580: base64 comes in blocks of 4)
+    empty = len(json.dumps({"custom": {"pad": ""}}))
+    encoded = b64({"custom": {"pad": "x" * (3580 // 4 * 3 - empty)}})
+    assert len(encoded) == 3580
+    # WHEN invoked THEN it runs
+    assert lam.invoke(FunctionName="counter", Payload=b"{}", ClientContext=encoded)["StatusCode"] == 200
+
+
+def test_event_invocations_get_no_client_context(lam: Any, runtime: LocalLambdaRuntime) -> None:
+    # WHEN an asynchronous invoke carries a ClientContext
+    lam.invoke(FunctionName="other", Payload=b"{}", InvocationType="Event", ClientContext=b64({"custom": {"x": "1"}}))
+    for _ in range(500):
+        if runtime.invocation_count:
+            break
+        time.sleep(0.01)
+    # THEN Lambda does not pass it (synchronous invokes only): the invoke is not a ping either
+    assert runtime.stats["other"].real_invocations == 1
+
+
+def test_reserved_concurrency_reaches_the_runtime_when_it_is_set(lam: Any, runtime: LocalLambdaRuntime) -> None:
+    # WHEN a reservation is put, then deleted, through the API
+    lam.put_function_concurrency(FunctionName="other", ReservedConcurrentExecutions=4)
+    reserved = dict(runtime.reserved)
+    lam.delete_function_concurrency(FunctionName="other")
+    # THEN the runtime's limits followed each at once (not at the next invoke)
+    assert reserved == {"other": 4} and runtime.reserved == {} and runtime.reserved_total == 0

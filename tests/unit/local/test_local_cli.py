@@ -72,3 +72,40 @@ def test_an_input_path_that_is_a_directory_is_named(tmp_path: Path, capsys: pyte
     (tmp_path / "dir.json").mkdir()
     assert main(["local", "run", "--input", "dir.json"]) == 2
     assert "InputFileError: --input dir.json: cannot read: Is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--traffic-max-requests", "0"], "InputFileError: --traffic-max-requests must be a number >= 1, got 0"),
+    (["--json", "."], "OutputFileError: --json .: is a directory"),
+])
+def test_bad_new_flags_exit_2(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    assert main(["local", "run", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_run_with_traffic_prints_and_keeps_its_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from .conftest import FIXTURES
+
+    # GIVEN the fixture template (a Task, then a Map over "items"), an input, and traffic between runs
+    (tmp_path / "in.json").write_text(json.dumps({"items": [{"sleep": 0.01}, {"sleep": 0.01}]}))
+    figures = tmp_path / "figures.json"
+    # WHEN two runs are made 120 s apart on the fake clock, with the seeded target's traffic in between
+    status = main(["local", "run", "--template", str(FIXTURES / "template.yaml"), "--input", str(tmp_path / "in.json"),
+                   "--runs", "2", "--traffic", "--interval", "120", "--json", str(figures),
+                   "--history-json", str(tmp_path / "h.json")])
+    out = capsys.readouterr().out
+    # THEN both succeeded; progress, the traffic and each run's figures were printed and written
+    assert status == 0, out
+    assert "Execution 1/2 started" in out and "Traffic: 120 s on the fake clock" in out
+    assert out.count("Largest state payload:") == 2
+    document = json.loads(figures.read_text())
+    first = document["runs"][0]
+    assert first["status"] == "SUCCEEDED" and first["transitions"] == 4  # Count, Fan Out, Other x2
+    assert first["largest_payload"]["bytes"] > 0 and first["largest_payload"]["state"]
+    assert document["traffic"][0]["requests"] > 0 and document["targets"] == 1
+    assert set(document["timings_s"]) == {"deploy", "extra_targets", "seed"}

@@ -270,3 +270,111 @@ def test_a_handler_that_overruns_its_timeout_is_reported_timed_out(sandboxed: No
     assert json.loads(first.payload)["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 0.10 seconds" in json.loads(first.payload)["errorMessage"]
     assert second.env_id != first.env_id
+
+
+PING = {"custom": {"thermostat": "2"}}
+
+
+def test_pings_and_real_requests_are_counted_apart(runtime: LocalLambdaRuntime) -> None:
+    # GIVEN counters before
+    before = runtime.snapshot()
+    # WHEN a ping (ClientContext marker) and then two real requests arrive one after the other
+    runtime.invoke("counter", b"{}", client_context=PING)
+    runtime.invoke("counter", b"{}")
+    runtime.invoke("counter", b"{}", client_context={"custom": {"thermostat": "1"}})  # not the v2 marker
+    # THEN the ping started the environment, the real requests found it warm
+    stats = runtime.stats["counter"].since(before["counter"])
+    assert (stats.ping_invocations, stats.real_invocations, stats.invocations) == (1, 2, 3)
+    assert (stats.ping_cold_starts, stats.real_cold_starts, stats.cold_starts) == (1, 0, 1)
+    assert [r.ping for r in runtime.invocations] == [True, False, False]
+
+
+def test_throttle_all_throttles_every_ping_and_no_real_request(sandboxed: None, clock: ManualClock) -> None:
+    # GIVEN a function whose pings are all throttled
+    rt = LocalLambdaRuntime(clock=clock, faults=FaultPlan.from_dict({"functions": {"counter": {"throttle_all": True}}}))
+    rt.register(counter_code("counter"))
+    # WHEN three pings and one real request arrive
+    for _ in range(3):
+        with pytest.raises(TooManyRequestsException):
+            rt.invoke("counter", b"{}", client_context=PING)
+    rt.invoke("counter", b"{}")
+    # THEN every ping got 429 and the real request was served; throttles are split by kind
+    stats = rt.stats["counter"]
+    assert (stats.ping_throttles, stats.real_throttles, stats.real_invocations) == (3, 0, 1)
+
+
+def test_real_throttles_are_counted_for_any_function(runtime: LocalLambdaRuntime) -> None:
+    # GIVEN "other" reserved to one environment and busy with a real request
+    runtime.set_reserved_concurrency("other", 1)
+    busy = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        busy.set()
+        release.wait(5)
+
+    worker = threading.Thread(target=lambda: runtime.invoke("other", b"{}", hold=hold))
+    worker.start()
+    busy.wait(5)
+    # WHEN a real request and a ping arrive meanwhile
+    outcomes = []
+    for context in (None, PING):
+        try:
+            runtime.invoke("other", b"{}", client_context=context)
+        except TooManyRequestsException:
+            outcomes.append("429")
+    release.set()
+    worker.join()
+    # THEN both were throttled, counted as one real and one ping throttle
+    assert outcomes == ["429", "429"]
+    assert (runtime.stats["other"].real_throttles, runtime.stats["other"].ping_throttles) == (1, 1)
+
+
+def test_hold_keeps_the_environment_busy_after_the_handler_returns(runtime: LocalLambdaRuntime) -> None:
+    # GIVEN a request whose environment is held 0.3 s after its handler returned
+    first: list[Any] = []
+    worker = threading.Thread(target=lambda: first.append(runtime.invoke("counter", b"{}", hold=0.3)))
+    worker.start()
+    while runtime.invocation_count == 0 and not runtime._busy.get("counter"):
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.1)
+    # WHEN another request comes meanwhile
+    second = runtime.invoke("counter", b"{}")
+    worker.join()
+    # THEN it needed an environment of its own, and the held request's duration includes the hold
+    assert second.env_id != first[0].env_id and second.cold
+    assert first[0].duration_ms >= 300.0
+
+
+def test_invoke_jitter_is_seeded_and_comes_before_the_environment(sandboxed: None, clock: ManualClock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import thermostat.local.runtime as runtime_module
+
+    def delays(seed: int) -> list[float]:
+        # GIVEN a jitter of 10-50 ms with a seed (sleeps recorded instead of slept)
+        slept: list[float] = []
+        monkeypatch.setattr(runtime_module.time, "sleep", slept.append)
+        rt = LocalLambdaRuntime(clock=clock, faults=FaultPlan.from_dict({"invoke": {"jitter_ms": [10, 50],
+                                                                                   "seed": seed}}))
+        rt.register(counter_code("counter"))
+        # WHEN it is invoked five times
+        for _ in range(5):
+            rt.invoke("counter", b"{}")
+        monkeypatch.undo()
+        return slept
+
+    first, again, other = delays(1), delays(1), delays(2)
+    # THEN each invoke waited once, within the range; the same seed gives the same delays
+    assert len(first) == 5 and all(0.010 <= d <= 0.050 for d in first)
+    assert first == again and first != other
+
+
+def test_idle_environments_of_other_functions_are_swept_on_later_invokes(runtime: LocalLambdaRuntime,
+                                                                        clock: ManualClock) -> None:
+    # GIVEN an idle environment of "other"
+    call(runtime, "other")
+    # WHEN the TTL passes and only "counter" is invoked
+    clock.advance(601)
+    call(runtime, "counter")
+    # THEN the sweep reclaimed "other"'s environment too
+    assert runtime.stats["other"].reclaimed == 1

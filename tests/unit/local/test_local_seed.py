@@ -83,4 +83,6 @@ def test_history_ends_at_the_minute_before_now() -> None:
     last_active = int(np.flatnonzero(history.invocations > 0)[-1])
     expected = dt.datetime(2026, 11, 20, 12, 0) - dt.timedelta(minutes=seed.MINUTES - last_active)
     assert max(p.timestamp for p in points) == expected
-    assert {p.namespace for p in points} == {"AWS/Lambda", "Thermostat"}
+    assert {(p.namespace, p.name) for p in points} == {
+        ("AWS/Lambda", "ConcurrentExecutions"), ("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Duration")}
+    assert all(p.value > 0 for p in points if p.name != "Duration")  # only minutes with a non-zero value

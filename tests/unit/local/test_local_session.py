@@ -43,3 +43,95 @@ def test_throttles_reach_the_step_functions_interpreter_as_lambda_too_many_reque
     assert too_many.status == "FAILED"
     assert too_many.describe["error"] == "Lambda.TooManyRequestsException"
     assert "Status Code: 429" in too_many.describe["cause"]
+
+
+def test_the_fake_clock_is_everyones_clock_and_the_runtime_publishes_lambda_metrics() -> None:
+    import datetime as dt
+    import json
+    import time
+
+    with LocalAws(LocalAwsConfig(template=FIXTURES / "template.yaml", stack_name="fx")) as aws:
+        lam = boto3.client("lambda", region_name="us-east-1")
+        cw = boto3.client("cloudwatch", region_name="us-east-1")
+        start = aws.clock.time()
+        # WHEN the fake clock moves 5 minutes
+        aws.advance(300)
+        # THEN the process's wall clock moved with it: the test, handlers and CloudWatch share one "now"
+        assert time.time() - start >= 300
+        body = json.loads(lam.invoke(FunctionName="fx-CounterFunction", Payload=b"{}")["Payload"].read())
+        assert abs(body["now"] - aws.clock.time()) < 5
+        # WHEN two more invokes overlap in that minute, then the minute ends
+        with aws.hold("fx-CounterFunction", 2) as held:
+            assert held.held == 2
+        aws.advance(120)
+        end = dt.datetime.fromtimestamp(aws.clock.time(), dt.UTC).replace(second=0)
+        result = cw.get_metric_data(MetricDataQueries=[{"Id": n.lower(), "MetricStat": {"Metric": {
+            "Namespace": "AWS/Lambda", "MetricName": n,
+            "Dimensions": [{"Name": "FunctionName", "Value": "fx-CounterFunction"}]}, "Period": 60, "Stat": s}}
+            for n, s in (("Invocations", "Sum"), ("ConcurrentExecutions", "Maximum"))],
+            StartTime=end - dt.timedelta(minutes=4), EndTime=end)["MetricDataResults"]
+    # THEN the runtime's AWS/Lambda metrics of that minute are in CloudWatch, read as Lambda's
+    by_id = {r["Id"]: r["Values"] for r in result}
+    assert sum(by_id["invocations"]) == 3 and max(by_id["concurrentexecutions"]) == 2
+
+
+def test_drive_traffic_sends_the_seeded_traffic_and_moves_the_clock() -> None:
+    with LocalAws(LocalAwsConfig(template=FIXTURES / "template.yaml", stack_name="fx")) as aws:
+        before = aws.runtime.snapshot()
+        start = aws.clock.time()
+        # WHEN 3 minutes of the seeded target's trace are driven
+        figures = aws.drive_traffic(180, service_ms=0)
+        counters = aws.counters(since=before)
+    # THEN the clock is 3 minutes later, and the target got real (never ping) traffic the runtime saw
+    assert aws.clock.time() - start >= 180
+    target = figures["fx-CounterFunction"]
+    assert target.requests > 0 and target.cold_starts >= 1
+    assert counters["fx-CounterFunction"].real_invocations == target.requests - target.throttles
+    assert counters["fx-CounterFunction"].ping_invocations == 0
+
+
+def test_background_traffic_keeps_sending_while_the_block_runs() -> None:
+    import time
+
+    from thermostat.local.traffic import steady
+
+    with LocalAws(LocalAwsConfig(template=FIXTURES / "template.yaml", stack_name="fx")) as aws:
+        start = aws.clock.time()
+        # WHEN a steady load runs in the background for half a second
+        with aws.background_traffic({"fx-CounterFunction": steady(3, 2)}, service_ms=0, pause_s=0.05) as figures:
+            time.sleep(0.5)
+        moved = aws.clock.time() - start
+    # THEN it was sent more than once, and the fake clock was not moved by it
+    assert figures["fx-CounterFunction"].requests >= 6 and moved < 30
+
+
+def test_extra_targets_made_through_the_backend_are_what_create_function_makes() -> None:
+    import json
+
+    from thermostat.local.direct import DirectLambda
+
+    with LocalAws(LocalAwsConfig(template=FIXTURES / "template.yaml", stack_name="fx")) as aws:
+        lam = boto3.client("lambda", region_name="us-east-1")
+        base = aws.stack.function("CounterFunction")
+        # GIVEN the same definition (with a reservation and an alias) deployed through the API and directly
+        changes = {"reserved_concurrency": 2, "auto_publish_alias": "live"}
+        aws._deploy_like(lam, base, "fx-api-copy", **changes)
+        aws._deploy_like(DirectLambda(aws.stack.account_id, aws.stack.region), base, "fx-direct-copy", **changes)
+
+        def seen(name: str) -> dict[str, object]:
+            got = lam.get_function(FunctionName=name)
+            config = {k: v for k, v in got["Configuration"].items()
+                      if k not in ("FunctionName", "FunctionArn", "LastModified", "RevisionId", "Environment")}
+            return {"config": config, "tags": got.get("Tags"), "concurrency": got.get("Concurrency"),
+                    "alias": lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"],
+                    "env": sorted(got["Configuration"]["Environment"]["Variables"])}
+
+        api, direct = seen("fx-api-copy"), seen("fx-direct-copy")
+        tagged = {t["ResourceARN"].rsplit(":", 1)[-1] for t in boto3.client(
+            "resourcegroupstaggingapi", region_name="us-east-1").get_resources(
+            TagFilters=[{"Key": "thermostat:enabled", "Values": ["true"]}])["ResourceTagMappingList"]}
+        answer = json.loads(lam.invoke(FunctionName="fx-direct-copy:live", Payload=b"{}")["Payload"].read())
+    # THEN both read back alike through the API, both are tagged targets, and the direct one runs
+    assert api == direct
+    assert {"fx-api-copy", "fx-direct-copy"} <= tagged
+    assert answer["function"] == "fx-direct-copy" and aws.runtime.reserved["fx-direct-copy"] == 2

@@ -143,3 +143,179 @@ def test_slow_cloudwatch_fault_delays_reads(cw: Any, monkeypatch: pytest.MonkeyP
     assert slept == [0.25]
     values(cw, query("Sum"))
     assert slept == [0.25]
+
+
+# --- dense series (seeded history as numpy arrays) ----------------------------------------------------
+
+def test_dense_series_read_back_like_the_datapoints_they_stand_for() -> None:
+    import numpy as np
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from thermostat.local.dense import DenseSeries
+
+    # GIVEN 30 minutes of a single-value metric and of a statistic set: as dense series for "dense",
+    # and the same datapoints put through the API for "api"
+    start = NOW.replace(tzinfo=None) - dt.timedelta(minutes=30)
+    values = np.array([float(i % 7) for i in range(30)])
+    counts = np.array([i % 3 + 1 for i in range(30)], dtype=np.int64)
+    single = DenseSeries(start, values, values > 0, "Count")
+    stat_set = DenseSeries(start, values * counts, values > 0, "Milliseconds", count=counts,
+                           minimum=values * 0.5, maximum=values * 2)
+    with mock_aws():
+        client = boto3.client("cloudwatch", region_name="us-east-1")
+        undo = workarounds.install_cloudwatch_index()
+        try:
+            backend = cloudwatch_backends["123456789012"]["us-east-1"]
+            workarounds.add_dense_series(backend, "AWS/Lambda", "ConcurrentExecutions", {"FunctionName": "dense"},
+                                         single)
+            workarounds.add_dense_series(backend, "AWS/Lambda", "Duration", {"FunctionName": "dense"}, stat_set)
+            api = [{"Name": "FunctionName", "Value": "api"}]
+            datums = single.datums("AWS/Lambda", "ConcurrentExecutions", api, start, start + dt.timedelta(hours=1))
+            datums += stat_set.datums("AWS/Lambda", "Duration", api, start, start + dt.timedelta(hours=1))
+            client.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+                "MetricName": d.name, "Dimensions": api, "Timestamp": d.timestamp.replace(tzinfo=dt.UTC),
+                "Unit": d.unit, **({"Value": d.value} if hasattr(d, "value") else {"StatisticValues": {
+                    "SampleCount": d.sample_count, "Sum": d.sum, "Minimum": d.min, "Maximum": d.max}})}
+                for d in datums])
+
+            def read(function: str, name: str, stat: str, period: int, skew_s: int) -> tuple[list[Any], list[Any]]:
+                result = client.get_metric_data(MetricDataQueries=[{"Id": "q", "MetricStat": {"Metric": {
+                    "Namespace": "AWS/Lambda", "MetricName": name,
+                    "Dimensions": [{"Name": "FunctionName", "Value": function}]}, "Period": period, "Stat": stat}}],
+                    StartTime=start - dt.timedelta(seconds=skew_s), EndTime=NOW - dt.timedelta(minutes=3),
+                    ScanBy="TimestampAscending")["MetricDataResults"][0]
+                return result["Timestamps"], result["Values"]
+
+            # THEN every statistic, period and misaligned start reads the same from both
+            for name, stats in (("ConcurrentExecutions", ("Maximum", "Sum", "Average", "SampleCount", "p50")),
+                                ("Duration", ("Maximum", "Minimum", "Average", "Sum", "SampleCount"))):
+                for stat in stats:
+                    for period, skew in ((60, 0), (300, 0), (300, 90)):
+                        dense = read("dense", name, stat, period, skew)
+                        assert dense[1] and dense == read("api", name, stat, period, skew), (name, stat, period)
+            # AND a regular datapoint in the same minute as a dense one is merged into its bucket
+            client.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+                "MetricName": "ConcurrentExecutions", "Dimensions": [{"Name": "FunctionName", "Value": "dense"}],
+                "Timestamp": (start + dt.timedelta(minutes=1)).replace(tzinfo=dt.UTC), "Value": 100.0}])
+            assert read("dense", "ConcurrentExecutions", "Maximum", 300, 0)[1][0] == 100.0
+            assert read("dense", "ConcurrentExecutions", "SampleCount", 60, 0)[1][0] == 2.0  # minute 1 (0 is absent)
+        finally:
+            undo()
+
+
+def test_the_read_hook_runs_before_every_read(cw: Any) -> None:
+    calls: list[str] = []
+    undo = workarounds.install_read_hook(lambda: calls.append("read"))
+    try:
+        values(cw, query("Sum"))
+        cw.list_metrics()
+        cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations",
+                                 StartTime=NOW - dt.timedelta(hours=1), EndTime=NOW, Period=60, Statistics=["Sum"])
+    finally:
+        undo()
+    values(cw, query("Sum"))
+    assert calls == ["read"] * 3
+
+
+# --- S3 conditional writes ----------------------------------------------------------------------------
+
+def race(n: int, write: Any) -> list[str]:
+    """``write()`` from ``n`` threads at once: each outcome ("ok" or the error code with its status)."""
+    import threading
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(n)
+
+    def one() -> None:
+        barrier.wait()
+        try:
+            write()
+            outcomes.append("ok")
+        except ClientError as exc:
+            outcomes.append(f"{exc.response['Error']['Code']} {exc.response['ResponseMetadata']['HTTPStatusCode']}")
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(outcomes)
+
+
+def test_s3_conditional_writes_are_atomic(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from moto.s3.models import S3Backend
+
+    # GIVEN moto's S3 with a slow write step (so that racing requests interleave between check and write)
+    def slowed(name: str) -> Any:
+        original = getattr(S3Backend, name)
+
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.05)
+            return original(self, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(S3Backend, "put_object", slowed("put_object"))
+    monkeypatch.setattr(S3Backend, "delete_object", slowed("delete_object"))
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="race-bucket")
+
+        def create(key: str) -> Any:
+            return lambda: s3.put_object(Bucket="race-bucket", Key=key, Body=b"x", IfNoneMatch="*")
+
+        # moto: 5 creators racing If-None-Match: * all "win"
+        assert race(5, create("moto")) == ["ok"] * 5
+        undo = workarounds.install_s3_conditional_writes()
+        try:
+            # fixed: exactly one creator wins; the others get moto's own 412
+            assert race(5, create("lease")) == ["PreconditionFailed 412"] * 4 + ["ok"]
+            etag = s3.head_object(Bucket="race-bucket", Key="lease")["ETag"]
+            # racing If-Match on the same ETag: exactly one replaces it
+            assert race(5, lambda: s3.put_object(Bucket="race-bucket", Key="lease", Body=b"y",
+                                                 IfMatch=etag)) == ["PreconditionFailed 412"] * 4 + ["ok"]
+            etag = s3.head_object(Bucket="race-bucket", Key="lease")["ETag"]
+            # racing If-Match deletes: one deletes, the others find the key gone (moto's 404 NoSuchKey)
+            assert race(4, lambda: s3.delete_object(Bucket="race-bucket", Key="lease",
+                                                    IfMatch=etag)) == ["NoSuchKey 404"] * 3 + ["ok"]
+        finally:
+            undo()
+
+
+# --- States.ALL and terminal errors ---------------------------------------------------------------------
+
+def test_states_all_does_not_catch_an_oversized_state_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from pathlib import Path
+
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+
+    from thermostat.local.session import LocalAws, LocalAwsConfig
+
+    fixtures = Path(__file__).parent / "fixtures"
+    with LocalAws(LocalAwsConfig(template=fixtures / "template.yaml", stack_name="fx")) as aws:
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        # GIVEN a task whose Lambda returns 300 KB (over 256 KiB), caught by States.ALL, and one caught by name
+        def machine(name: str, errors: list[str]) -> str:
+            definition = {"StartAt": "Big", "States": {
+                "Big": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+                        "Parameters": {"FunctionName": aws.deployment.functions["CounterFunction"],
+                                       "Payload": {"big": 300_000}},
+                        "Catch": [{"ErrorEquals": errors, "Next": "Caught"}]},
+                "Caught": {"Type": "Pass", "End": True}}}
+            return str(sfn.create_state_machine(name=name, definition=json.dumps(definition),
+                                                roleArn=aws.deployment.role_arn)["stateMachineArn"])
+
+        def status(arn: str, name: str) -> tuple[str, str | None]:
+            describe = aws.wait(sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"])
+            return describe["status"], describe.get("error")
+
+        catch_all, by_name = machine("all", ["States.ALL"]), machine("named", ["States.DataLimitExceeded"])
+        # fixed: States.ALL does not catch it (the execution fails with it); naming it does
+        assert status(catch_all, "a1") == ("FAILED", "States.DataLimitExceeded")
+        assert status(by_name, "n1") == ("SUCCEEDED", None)
+        # moto: States.ALL caught it
+        monkeypatch.setattr(ErrorEqualsDecl, "_eval_body", workarounds._original_error_equals_eval)
+        assert status(catch_all, "a2") == ("SUCCEEDED", None)
