@@ -22,11 +22,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 SLOT_MS = 300_000  # one slot = 5 minutes, aligned to the epoch
 HISTORY_SLOTS = 3 * 288  # 3 days of slots
 PING_LOG_MS = 26 * 3600_000  # ping rounds kept: longer than the longest gap between CloudWatch reads
 ENV_MEMORY_MS = 3600_000  # environment ids remembered this long after their last answer
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: series as flat [value, count, ...] pairs
 
 NAN = float("nan")
 
@@ -132,25 +134,32 @@ def new_record(key: str, function: str, qualifier: str | None, now_ms: int) -> T
 
 # --- JSON codec ------------------------------------------------------------------------------------------
 
-def encode_series(values: list[float]) -> list[list[Any]]:
-    """Run-length pairs ``[[value, count], ...]``; NaN -> null; integers stay integers."""
-    out: list[list[Any]] = []
-    for value in values:
-        item: Any = None if math.isnan(value) else (int(value) if value == int(value) else round(value, 3))
-        if out and out[-1][0] == item:
-            out[-1][1] += 1
-        else:
-            out.append([item, 1])
+def encode_series(values: list[float]) -> list[Any]:
+    """Run-length pairs, flat: ``[value, count, value, count, ...]``; NaN -> null; whole numbers stay integers."""
+    if not values:
+        return []
+    array = np.asarray(values, dtype=np.float64)
+    nan = np.isnan(array)
+    keys = np.where(nan, np.inf, array)  # NaN never equals itself: compare a stand-in
+    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.concatenate(([0], cut))
+    counts = np.diff(np.concatenate((starts, [array.size])))
+    out: list[Any] = []
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        value = float(array[start])
+        out.append(None if nan[start] else (int(value) if value == int(value) else round(value, 3)))
+        out.append(count)
     return out
 
 
-def decode_series(pairs: list[list[Any]]) -> list[float]:
-    values: list[float] = []
-    for value, count in pairs:
-        if not isinstance(count, int) or count < 0:
-            raise ValueError("series count must be a non-negative integer")
-        values.extend([NAN if value is None else float(value)] * count)
-    return values
+def decode_series(flat: list[Any]) -> list[float]:
+    if len(flat) % 2:
+        raise ValueError("a series is [value, count, ...] pairs")
+    values, counts = flat[0::2], flat[1::2]
+    if not all(type(c) is int and c >= 0 for c in counts):
+        raise ValueError("series counts must be non-negative integers")
+    array = np.repeat(np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64), counts)
+    return array.tolist()
 
 
 def record_to_json(record: TargetRecord) -> dict[str, Any]:

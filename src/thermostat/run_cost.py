@@ -16,7 +16,7 @@ from thermostat import cost
 
 # MemorySize of each workflow function in template.yaml (checked by a contract test).
 MEMORY_MB = {"validate_input": 256, "collect_metrics": 512, "forecast": 1024, "plan": 256, "warm_batch": 512,
-             "summarize": 256}
+             "summarize": 512}
 TARGETS_PER_SHARD = 1000  # the state store's shard size
 METRICS_PER_CALL = 500  # GetMetricData queries per call
 ACCOUNT_METRICS_PER_RUN = 1  # the account-level UnreservedConcurrentExecutions, every run

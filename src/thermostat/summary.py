@@ -1,239 +1,224 @@
-"""Summarize: warm results + plan -> one report per target, totals, and the shortfall top-up decision.
+"""Summarize: the plan and every batch's results -> one report per target, the records, the run's status.
 
-Input is the Plan output plus the Map's ``warm_results`` (round 0), or the previous Summarize output
-plus the top-up round's ``warm_results`` (round 1). ``warm_results`` holds a ``BatchResult`` per batch,
-or a ``FailedBatch`` made by the Map's ``Catch`` — which becomes a failure on each of that batch's
-targets; the run goes on.
+Input (round 0): the Plan output (``run``, ``request``, ``lease``, ``overlap``, ``plan`` envelope,
+``degraded``, ``warnings``, ``collected``, ``forecast`` envelope for the memos, ``failure`` when a state fell
+back) plus the Map's ``warm_results`` (one Warm Batch output or Catch-made ``FailedBatch`` per batch). Round 1
+(the top-up): this state's own round-0 output plus the top-up's ``warm_results``; the round-0 reports are
+read back from its report document (``report_key``).
 
-Distinct environments are the union of the environment ids that answered, across batches and rounds.
-Round 0 only: targets short of their request (``partial``/``throttled``) get ONE top-up round, planned
-by ``thermostat.planning.plan_topup`` with a longer lead time. The top-up sends the full request again,
-not only the missing count: new pings land on the idle warm environments first, so only pings that
-overlap all of them reach new ones. Round 1 merges into the same reports and never asks again.
+What it does, in order: every batch's outcomes are grouped by target (:mod:`thermostat.summary_merge`);
+the records are loaded, each target's round is folded in (``telemetry.observe_round``), the forecast's memos
+and the plan stored, and the records saved with the ETags of the load (a refused save: status
+``conflict``, reported, not raised); at most one top-up round is planned for targets short of distinct
+environments (:mod:`thermostat.summary_topup`); the full report is written to ``runs/<run>/report.json``;
+the lease is released unless a top-up follows. The state output stays small: every target up to 50, else
+the 50 most interesting, plus the totals and the report's key. Metrics are the handler's (once, at the end).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
-from thermostat import cost, models, planning
-from thermostat.config import PlanSettings, SummarySettings
-from thermostat.exceptions import InvalidInputError
-from thermostat.summary_output import render_summary
+from thermostat import claims, run_cost
+from thermostat.config import SummarySettings
+from thermostat.exceptions import InvalidInputError, StateConflictError, StateStoreError
+from thermostat.models import MapItem, RunInfo, RunStatus, SummaryState, TargetReport, Totals
+from thermostat.store import Lease, Snapshot
+from thermostat.summary_inputs import degraded_reasons, gather, main_round_targets, run_info
+from thermostat.summary_merge import Carry, Tally, judge, learned_lead, merge_tally, update_records
+from thermostat.summary_output import output_targets, render_summary
+from thermostat.summary_topup import map_items, topup_batches
+from thermostat.telemetry import RoundSummary
 
 logger = logging.getLogger(__name__)
 
-METRICS_PER_TARGET = 6  # GetMetricData queries per target (thermostat.collect.METRICS)
-TopUpPlanner = Callable[[list[planning.PingRequest], models.RunInfo, PlanSettings, int], list[models.WarmBatch]]
-Key = tuple[str, str | None]
+REPORT_FORMAT = "thermostat.report/1"
+
+
+class SummaryStore(claims.RunDocs, Protocol):
+    def load(self, known_count_hint: int | None = None) -> Snapshot: ...
+
+    def save(self, snapshot: Snapshot, records: dict[str, dict[str, Any]], *, run: str = "",
+             now_ms: int | None = None) -> Snapshot: ...
+
+    def release(self, lease: Lease, now_ms: int | None = None) -> bool: ...
 
 
 @dataclass
-class _Round:
-    """What this round's results say about one target."""
-
-    seen: bool = False
-    answered: int = 0
-    throttled_final: int = 0
-    errors: int = 0
-    samples: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    throttled_failure: bool = False
+class Summary:
+    output: SummaryState
+    reports: list[TargetReport]  # every target (the metrics' source)
+    totals: Totals
+    emit_metrics: bool  # the execution's last Summarize, not a dry run
 
 
-def _memory(report: models.TargetReport) -> int:
-    return report.get("memory_mb", 128)
-
-
-def _from_plan(record: models.PlanRecord) -> models.TargetReport:
-    report: models.TargetReport = {
-        "function": record["function"], "qualifier": record["qualifier"], "forecast": record["forecast"],
-        "desired": record["desired"], "requested": record["requested"], "distinct_envs": 0, "cold_inits": 0,
-        "throttled": 0, "errors": 0, "hold_ms": 0.0, "cost_usd": 0.0, "status": record["status"],
-        "reason": record["reason"], "rounds": 1 if record["requested"] > 0 else 0, "envs": [],
-        "memory_mb": record["memory_mb"],
-    }
-    return report
-
-
-def _cause_text(cause: str) -> str:
-    """The readable part of a Catch ``Cause`` (Lambda errors arrive as a JSON document)."""
+def _memos(store: claims.RunDocs, state: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
+    if "forecast" not in state:
+        return {}
     try:
-        data = json.loads(cause)
-    except ValueError:
-        return cause[:300]
-    if isinstance(data, dict) and "errorMessage" in data:
-        return str(data["errorMessage"])[:300]
-    return cause[:300]
+        doc = claims.resolve(store, state["forecast"], "forecast")
+    except StateStoreError as exc:
+        warnings.append(f"forecast memos not stored: {exc}"[:300])
+        return {}
+    memos = doc.get("memos") if isinstance(doc, dict) else None
+    return memos if isinstance(memos, dict) else {}
 
 
-def _merge_outcome(report: models.TargetReport, acc: _Round, outcome: models.PingOutcome) -> None:
-    envs = set(report.get("envs", []))
-    envs.update(outcome["envs"])
-    report["envs"] = sorted(envs)
-    report["distinct_envs"] = len(envs)
-    report["cold_inits"] += len(set(outcome["cold_envs"]))
-    report["throttled"] += outcome["throttled"]
-    report["errors"] += outcome["errors"]
-    report["hold_ms"] = max(report["hold_ms"], float(outcome["hold_ms_max"]))
-    invocations = outcome["answered"] + outcome["errors"]
-    if invocations:
-        usd = cost.lambda_invocation_usd(_memory(report), outcome["billed_ms"] / invocations, invocations)
-        report["cost_usd"] = round(report["cost_usd"] + usd, 12)
-    acc.seen = True
-    acc.answered += outcome["answered"]
-    acc.throttled_final += outcome["throttled_final"]
-    acc.errors += outcome["errors"]
-    acc.samples.extend(s for s in outcome["error_samples"] if s not in acc.samples)
-
-
-def _merge_failed(reports: dict[Key, models.TargetReport], accs: dict[Key, _Round],
-                  failed: models.FailedBatch, path: str, round_: int) -> None:
-    batch = failed.get("batch")
-    if not isinstance(batch, dict) or not isinstance(batch.get("pings"), list):
-        raise InvalidInputError(f"{path}.batch", "a failed batch record must carry its WarmBatch")
-    cause = _cause_text(str(failed.get("cause", "")))
-    text = f"batch {batch.get('batch')} failed: {failed.get('error', 'Error')}: {cause}"
-    for group in batch["pings"]:
-        key = (group["function"], group["qualifier"])
-        if key not in reports:
-            logger.warning("result_without_plan", extra={"function": key[0], "qualifier": key[1]})
-            continue
-        acc = accs[key]
-        if round_ > 0 and not acc.seen:
-            reports[key]["rounds"] += 1
-        acc.seen = True
-        acc.failures.append(text)
-        if failed.get("error") == "TargetThrottledError":
-            acc.throttled_failure = True
-            acc.throttled_final += group["count"]
-        else:
-            acc.errors += group["count"]
-            reports[key]["errors"] += group["count"]
-
-
-def _judge(report: models.TargetReport, acc: _Round, dry_run: bool) -> None:
-    """Status and reason from the union of environments and this round's evidence."""
-    if report["status"] in ("error", "skipped") or report["requested"] <= 0:
-        return
-    if dry_run:
-        report["status"], report["reason"] = "planned", f"dry run: would warm {report['requested']}"
-        return
-    distinct, requested = report["distinct_envs"], report["requested"]
-    got = f"{distinct}/{requested} environments warm"
-    if report["cold_inits"]:
-        got += f", {report['cold_inits']} cold"
-    causes: list[str] = []
-    if acc.throttled_final:
-        causes.append(f"{acc.throttled_final} pings stayed throttled until the deadline")
-    if acc.errors:
-        causes.append(f"{acc.errors} errors, e.g. {acc.samples[0] if acc.samples else 'see logs'}")
-    causes.extend(acc.failures[:1])
-    if distinct >= requested:
-        report["status"], report["reason"] = "warmed", got
-    elif not acc.seen:
-        if report["status"] == "planned":
-            report["status"], report["reason"] = "failed", f"{got}; no result came back for this target"
-    elif distinct > 0:
-        cause = "; ".join(causes) or "some pings landed on environments already warm (no overlap)"
-        report["status"], report["reason"] = "partial", f"{got}; {cause}"
-    elif acc.throttled_final and not acc.errors:
-        report["status"], report["reason"] = "throttled", f"{got}; {'; '.join(causes)}"
-    else:
-        report["status"], report["reason"] = "failed", f"{got}; {'; '.join(causes) or 'no answer'}"
-
-
-def _orchestration_usd(settings: SummarySettings, state: Mapping[str, Any], reports: list[models.TargetReport],
-                       batches: int, now_ms: int) -> float:
-    """Step Functions (Standard transitions or Express duration) + GetMetricData of this run."""
-    run = state["run"]
-    readable = sum(r["status"] != "error" for r in reports)
-    metric_data = cost.get_metric_data_usd(METRICS_PER_TARGET * readable)
-    if settings.workflow_type == "EXPRESS":
-        return metric_data + cost.sfn_express_usd(1, max(now_ms - run["started_at_ms"], 0))
-    if run["round"] == 0:
-        return metric_data + cost.sfn_standard_usd(cost.standard_run_transitions(batches))
-    extra = cost.standard_run_transitions(batches, rounds=2) - cost.standard_run_transitions(0)
-    return float(state["totals"]["orchestration_cost_usd"]) + cost.sfn_standard_usd(extra)
-
-
-def _totals(reports: list[models.TargetReport], orchestration: float) -> models.Totals:
+def _totals(reports: Sequence[TargetReport], load: Mapping[str, Any], settings: SummarySettings,
+            duration_ms: int) -> Totals:
+    pings_usd = round(sum(r["cost_usd"] for r in reports), 12)
+    leads = [r["send_ahead_ms"] for r in reports if r["send_ahead_ms"] is not None]
+    overhead = run_cost.run_usd(run_cost.RunLoad(
+        targets=len(reports), pings=int(load.get("pings", 0)), batches=int(load.get("batches", 0)),
+        metric_reads=int(load.get("metric_reads", 0)), send_ahead_ms=max(leads, default=100.0)),
+        settings.workflow_type)
+    overhead_usd = round(sum(overhead.values()), 12)
     return {
         "targets": len(reports), "requested": sum(r["requested"] for r in reports),
-        "distinct_envs": sum(r["distinct_envs"] for r in reports),
-        "cold_inits": sum(r["cold_inits"] for r in reports), "throttled": sum(r["throttled"] for r in reports),
-        "errors": sum(r["errors"] for r in reports), "cost_usd": round(sum(r["cost_usd"] for r in reports), 12),
-        "orchestration_cost_usd": round(orchestration, 12),
+        "distinct_envs": sum(r["distinct_envs"] for r in reports), "cold_inits": sum(r["cold_inits"] for r in reports),
+        "real_cold_starts": sum(r["real_cold_starts"] for r in reports),
+        "throttled": sum(r["throttled"] for r in reports), "errors": sum(r["errors"] for r in reports),
+        "cost_usd": pings_usd, "orchestration_cost_usd": overhead_usd,
+        "run_cost_usd": round(pings_usd + overhead_usd, 12),
+        "overhead_usd": {k: round(v, 12) for k, v in overhead.items()}, "batches": int(load.get("batches", 0)),
+        "duration_ms": max(duration_ms, 0),
     }
 
 
-def _reports_of(state: Mapping[str, Any]) -> list[models.TargetReport]:
-    if isinstance(state.get("plan"), list):
-        return [_from_plan(record) for record in state["plan"]]
-    if isinstance(state.get("targets"), list) and isinstance(state.get("totals"), dict):
-        return [cast(models.TargetReport, dict(report)) for report in state["targets"]]
-    raise InvalidInputError("$", "Summarize needs the Plan output (plan) or a previous Summarize output "
-                                 "(targets, totals)")
+def _records_round(store: SummaryStore, state: Mapping[str, Any], run: Mapping[str, Any], reports: list[TargetReport],
+                   tallies: Mapping[str, Tally], settings: SummarySettings, now_ms: int,
+                   problems: dict[str, Any]) -> tuple[dict[str, RoundSummary], dict[str, dict[str, Any]]]:
+    """Load, fold the round in, save. A refused save is ``problems["conflict"]``; S3 failures degrade."""
+    warnings: list[str] = problems["warnings"]
+    try:
+        snapshot = store.load(len(reports))
+    except StateStoreError as exc:
+        problems["degraded"].append(f"state store not read, answers not kept: {exc}"[:300])
+        return {}, {}
+    records = dict(snapshot.records)
+    main_round = run["round"] == 0
+    memos = _memos(store, state, warnings) if main_round else {}
+    summaries = update_records(records, reports, tallies, now_ms=now_ms, window_ms=settings.plan.period_s * 1000,
+                               plan_at_ms=int(run["started_at_ms"]) if main_round else None, memos=memos)
+    try:
+        store.save(snapshot, records, run=str(run["id"]), now_ms=now_ms)
+    except StateConflictError as exc:
+        problems["conflict"] = str(exc)[:300]
+    except StateStoreError as exc:
+        problems["degraded"].append(f"state store not written, answers not kept: {exc}"[:300])
+    return summaries, records
 
 
-def summarize(state: Mapping[str, Any], settings: SummarySettings, now_ms: int,
-              topup: TopUpPlanner = planning.plan_topup) -> models.ReportState:
-    """The Summarize state (text and metrics: :mod:`thermostat.summary_output`)."""
-    if not isinstance(state.get("run"), dict) or not isinstance(state.get("request"), dict):
-        raise InvalidInputError("$", "Summarize needs run and request")
-    run = cast(models.RunInfo, state["run"])
-    request = cast(models.Request, state["request"])
-    reports = _reports_of(state)
-    by_key: dict[Key, models.TargetReport] = {(r["function"], r["qualifier"]): r for r in reports}
-    accs: dict[Key, _Round] = {key: _Round() for key in by_key}
-    results = state.get("warm_results", [])
+def summarize(state: Mapping[str, Any], settings: SummarySettings, store: SummaryStore, now_ms: int) -> Summary:
+    """The Summarize state (text: :mod:`thermostat.summary_output`; metrics: the handler)."""
+    run = run_info(state)
+    request = dict(state["request"]) if isinstance(state.get("request"), dict) else {}
+    if isinstance(request.get("targets"), list):  # Collect failed: the input's list, shown as its length
+        request["targets"] = len(request["targets"])
+    dry_run, overlap, round_ = bool(request.get("dry_run")), bool(state.get("overlap")), int(run["round"])
+    problems: dict[str, Any] = {"degraded": degraded_reasons(state), "conflict": None, "dry_run": dry_run,
+                                "warnings": [str(w) for w in state.get("warnings") or []]}
+    if round_ == 0:
+        reports, carries = main_round_targets(store, state, problems)
+        collected = state.get("collected") if isinstance(state.get("collected"), dict) else {}
+        load = {"pings": 0, "batches": 0, "metric_reads": int((collected or {}).get("metric_reads", 0))}
+    else:
+        if not isinstance(state.get("report_key"), str):
+            raise InvalidInputError("report_key", "the top-up round needs the round-0 report's key")
+        previous = store.get_run_doc(state["report_key"])
+        reports, load = list(previous["targets"]), dict(previous.get("load") or {})
+        carries = {key: Carry.from_json(doc) for key, doc in (previous.get("carry") or {}).items()}
+    results = state.get("warm_results") or []
     if not isinstance(results, list):
         raise InvalidInputError("warm_results", "must be an array")
-    for index, item in enumerate(results):
-        path = f"warm_results[{index}]"
-        if not isinstance(item, dict):
-            raise InvalidInputError(path, "must be a BatchResult or a FailedBatch object")
-        if item.get("failed") is True:
-            _merge_failed(by_key, accs, cast(models.FailedBatch, item), path, run["round"])
-            continue
-        if not isinstance(item.get("results"), list):
-            raise InvalidInputError(f"{path}.results", "must be an array")
-        for outcome in item["results"]:
-            key = (outcome["function"], outcome["qualifier"])
-            if key not in by_key:
-                logger.warning("result_without_plan", extra={"function": key[0], "qualifier": key[1]})
-                continue
-            if run["round"] > 0 and not accs[key].seen:
-                by_key[key]["rounds"] += 1
-            _merge_outcome(by_key[key], accs[key], outcome)
-    for key, report in by_key.items():
-        _judge(report, accs[key], request["dry_run"])
-    orchestration = _orchestration_usd(settings, state, reports, len(results), now_ms)
-    batches: list[models.WarmBatch] = []
-    next_run = run
-    short = [r for r in reports if r["status"] in ("partial", "throttled") and r["distinct_envs"] < r["requested"]]
-    if run["round"] == 0 and short and not request["dry_run"]:
-        next_run = {**run, "round": 1}
-        wanted = [planning.PingRequest(r["function"], r["qualifier"], r["requested"]) for r in short]
-        batches = topup(wanted, next_run, settings.plan, now_ms)
-        for report in short:
+    tallies = gather(store, results, {r["key"] for r in reports}, problems["warnings"])
+    load["batches"] = int(load.get("batches", 0)) + len(results)
+    load["pings"] = int(load.get("pings", 0)) + sum(t.sent for t in tallies.values())
+    summaries: dict[str, RoundSummary] = {}
+    records: dict[str, dict[str, Any]] = {}
+    if not dry_run and not overlap:
+        summaries, records = _records_round(store, state, run, reports, tallies, settings, now_ms, problems)
+    for report in reports:
+        tally = tallies.get(report["key"], Tally())
+        merge_tally(report, carries.setdefault(report["key"], Carry()), tally, summaries.get(report["key"]))
+        judge(report, tally, dry_run)
+    status: RunStatus = ("conflict" if problems["conflict"] else "overlap" if overlap
+                         else "degraded" if problems["degraded"] else "ok")
+    if problems["conflict"]:
+        problems["degraded"].append(f"records not saved: another run wrote the state store ({problems['conflict']})")
+    short = [r for r in reports if r["status"] == "partial" and not tallies.get(r["key"], Tally()).stopped]
+    batches: list[Any] = []
+    if round_ == 0 and short and not dry_run and status in ("ok", "degraded"):
+        leads = {r["key"]: learned_lead(records, r["key"], r["send_ahead_ms"]) for r in short}
+        batches = topup_batches(short, leads, run, settings.plan, now_ms)
+    keep = {r["key"] for r in short} if batches else set()
+    for report in reports:
+        if report["key"] in keep:
             report["reason"] += "; top-up round planned"
-        logger.info("topup_planned", extra={"targets": len(short), "batches": len(batches),
-                                            "pings": sum(r["requested"] for r in short)})
-    topup_needed = bool(batches)
-    keep = {(r["function"], r["qualifier"]) for r in short} if topup_needed else set()
-    for key, report in by_key.items():
-        if key not in keep:  # env ids (and memory) are only needed to merge the top-up round
-            report.pop("envs", None)
-            report.pop("memory_mb", None)
-    totals = _totals(reports, orchestration)
-    report_state: models.ReportState = {
-        "run": next_run if topup_needed else run, "request": request, "targets": reports, "totals": totals,
-        "batches": batches, "topup_needed": topup_needed, "summary": "",
+    carry = {key: carries[key].to_json() for key in sorted(keep)}
+    totals = _totals(reports, load, settings, now_ms - int(run["started_at_ms"]))
+    report_key = _write_report(store, run, status, problems, totals, reports, load, now_ms, carry,
+                               settings.workflow_type)
+    items: list[MapItem] = []
+    if batches and report_key is not None:
+        items = map_items(store, batches)
+    topup = bool(items)
+    if status == "ok" and problems["degraded"]:  # the report itself could not be written
+        status = "degraded"
+    if not topup and not overlap:
+        _release(store, state, now_ms)
+    shown = output_targets(reports)
+    summary = render_summary(
+        run_name=str(run["name"]), round_=round_, workflow_type=settings.workflow_type, status=status,
+        degraded=problems["degraded"], totals=totals, reports=reports, shown=shown,
+        report_uri=_uri(store, report_key), dry_run=dry_run, topup_batches=len(items), topup_targets=len(keep))
+    output: SummaryState = {
+        "run": cast(RunInfo, {**run, "round": 1} if topup else run), "status": status, "degraded": problems["degraded"],
+        "totals": totals, "targets": shown, "targets_total": len(reports), "report_key": report_key,
+        "summary": summary, "topup_needed": topup, "batches": items, "request": request,
     }
-    report_state["summary"] = render_summary(report_state, settings.workflow_type)
-    return report_state
+    if problems["warnings"]:
+        output["warnings"] = problems["warnings"][:20]
+    if topup and isinstance(state.get("lease"), dict):
+        output["lease"] = state["lease"]
+    logger.info("summarized", extra={"status": status, "round": round_, "targets": len(reports), "topup": topup,
+                                     "totals": {k: v for k, v in totals.items() if k != "overhead_usd"}})
+    return Summary(output, reports, totals, emit_metrics=not topup and not dry_run)
+
+
+def _write_report(store: SummaryStore, run: Mapping[str, Any], status: str, problems: Mapping[str, Any],
+                  totals: Totals, reports: list[TargetReport], load: Mapping[str, Any], now_ms: int,
+                  carry: Mapping[str, Any], workflow_type: str) -> str | None:
+    """The full report (every target); ``carry`` (environments, holds, memory of the targets a top-up round
+    will merge into) only while one follows."""
+    doc = {"format": REPORT_FORMAT, "run": dict(run), "status": status, "degraded": problems["degraded"],
+           "warnings": problems["warnings"], "totals": totals, "targets": reports, "load": dict(load),
+           "topup_planned": bool(carry), "carry": dict(carry), "workflow_type": workflow_type,
+           "dry_run": bool(problems.get("dry_run")), "written_at_ms": now_ms}
+    try:
+        return store.put_run_doc(str(run["run_name"]), "report", doc)
+    except StateStoreError as exc:
+        logger.error("report_not_written", extra={"error": str(exc)[:300]})
+        problems["degraded"].append(f"report not written: {exc}"[:300])
+        return None
+
+
+def _uri(store: SummaryStore, key: str | None) -> str | None:
+    bucket = getattr(store, "bucket", None)
+    return f"s3://{bucket}/{key}" if key and isinstance(bucket, str) else key
+
+
+def _release(store: SummaryStore, state: Mapping[str, Any], now_ms: int) -> None:
+    raw = state.get("lease")
+    if not isinstance(raw, dict):
+        return
+    try:
+        lease = Lease.from_dict(raw)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("lease_unreadable", extra={"lease": str(raw)[:200]})
+        return
+    if lease.acquired:
+        store.release(lease, now_ms)

@@ -42,7 +42,7 @@ def test_a_record_survives_its_json_form_with_unknown_slots_as_null() -> None:
     doc = record_to_json(record)
     back = record_from_json(doc)
     # THEN the slots are run-length pairs with null for unknown, and nothing is lost
-    assert doc["peaks"] == [[0, 1], [None, 2], [3, 1], [2.5, 1]]
+    assert doc["peaks"] == [0, 1, None, 2, 3, 1, 2.5, 1]
     assert back.peaks[:1] == [0.0] and math.isnan(back.peaks[1]) and back.peaks[3:] == [3.0, 2.5]
     assert (back.pings, back.envs, back.last_plan, back.model) == (record.pings, record.envs, record.last_plan,
                                                                   record.model)

@@ -1,275 +1,334 @@
-"""Summarize: merge of batch results and failed batches, statuses, cost, top-up decision, text and EMF."""
+"""Summarize: answers merged into the records, memos and plans stored, conflicts reported, one top-up round,
+a small output at 5,000 targets, run statuses, and metrics that carry the Stack dimension."""
 
 from __future__ import annotations
 
+import copy
+import io
 import json
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from thermostat import cost, models
-from thermostat.config import PlanSettings, SummarySettings
+from thermostat.config import SummarySettings
 from thermostat.emf import emit
-from thermostat.exceptions import ConfigurationError, InvalidInputError
-from thermostat.planning import TOPUP_LEAD_FACTOR, PingRequest, plan_topup
-from thermostat.summary import METRICS_PER_TARGET, summarize
-from thermostat.summary_output import metric_groups
+from thermostat.exceptions import StateConflictError
+from thermostat.records import new_record, record_from_json, record_to_json
+from thermostat.store import Lease, Snapshot
+from thermostat.summary import summarize
+from thermostat.summary_output import RUN_METRICS, TARGET_METRICS, metric_groups
 
-NOW = 1_763_800_030_000
-SETTINGS = SummarySettings(plan=PlanSettings(lead_ms=1500))
-SR, SSM, GONE = "thermostat-demo-schema-registry", "thermostat-demo-ssm-config", "thermostat-demo-retired"
-
-
-def by_name(state: models.ReportState) -> dict[str, models.TargetReport]:
-    return {r["function"]: r for r in state["targets"]}
+ROOT = Path(__file__).resolve().parents[3]
+SR, SSM = "thermostat-demo-schema-registry", "thermostat-demo-ssm-config"
+NOW = 1_763_800_012_000
 
 
-def outcome(function: str, envs: list[str], *, requested: int | None = None, cold: list[str] | None = None,
-            throttled: int = 0, throttled_final: int = 0, errors: int = 0, samples: list[str] | None = None,
-            billed: float = 1000.0, qualifier: str | None = None) -> models.PingOutcome:
-    return {"function": function, "qualifier": qualifier, "requested": len(envs) if requested is None else requested,
-            "answered": len(envs), "envs": envs, "cold_envs": cold or [], "throttled": throttled,
-            "throttled_final": throttled_final, "errors": errors, "error_samples": samples or [],
-            "hold_ms_max": 1200.0, "billed_ms": billed}
+class FakeStore:
+    """The state store's interface, in memory: records, run documents, lease releases; a save may conflict."""
+
+    def __init__(self, records: dict[str, dict[str, Any]] | None = None, conflict: bool = False) -> None:
+        self.records = copy.deepcopy(records or {})
+        self.conflict = conflict
+        self.docs: dict[str, Any] = {}
+        self.saves = 0
+        self.released: list[Lease] = []
+
+    def load(self, known_count_hint: int | None = None) -> Snapshot:
+        return Snapshot(records=copy.deepcopy(self.records), generation=1, shards=1)
+
+    def save(self, snapshot: Snapshot, records: dict[str, dict[str, Any]], *, run: str = "",
+             now_ms: int | None = None) -> Snapshot:
+        if self.conflict:
+            raise StateConflictError("save", "thermostat/state/v1/manifest.json", "PreconditionFailed")
+        self.saves += 1
+        self.records = json.loads(json.dumps(records))
+        return snapshot
+
+    def put_run_doc(self, run_name: str, name: str, doc: Any) -> str:
+        key = f"thermostat/runs/{run_name}/{name}.json"
+        self.docs[key] = json.loads(json.dumps(doc, allow_nan=False))
+        return key
+
+    def get_run_doc(self, key: str) -> Any:
+        return copy.deepcopy(self.docs[key])
+
+    def release(self, lease: Lease, now_ms: int | None = None) -> bool:
+        self.released.append(lease)
+        return True
 
 
-def with_results(event: dict[str, Any], *results: Any) -> dict[str, Any]:
-    event["warm_results"] = list(results)
+SETTINGS = SummarySettings()
+
+
+def answer(env: str, cold: bool = False, held: float = 90.0, real: int | None = 1) -> list[Any]:
+    return [env, cold, held, 0.0, real, 2000.0 if real else None, 300000.0, 150.0 if cold else 0.0]
+
+
+def outcome(key: str, requested: int, answers: list[list[Any]], **extra: Any) -> dict[str, Any]:
+    base = {"key": key, "function": key.split(":")[0], "qualifier": None, "requested": requested, "answers": answers,
+            "throttled": 0, "throttled_final": 0, "errors": 0, "timeouts": 0, "error_samples": [],
+            "send_ahead_ms": 100.0, "release_at_ms": NOW - 5000, "protocol": 2, "billed_ms": 92.0 * len(answers),
+            "stopped": False}
+    return {**base, **extra}
+
+
+def with_results(event: dict[str, Any], *outcomes: dict[str, Any]) -> dict[str, Any]:
+    event["warm_results"] = [{"batch": 0, "round": event["run"]["round"], "result": {"inline": list(outcomes)},
+                              "pings": 0, "answered": 0, "distinct": 0, "throttled": 0, "errors": 0}]
     return event
 
 
-def test_sample_event_all_warmed(load_event: Any) -> None:
-    # GIVEN events/summarize.json (every ping answered from its own environment)
+def test_sample_event_is_summarized_and_answers_reach_the_records(load_event: Any) -> None:
+    # GIVEN events/summarize.json (2 targets, every ping answered) and a store that already knows SR's record
     event = load_event("summarize.json")
-    report = summarize(event, SETTINGS, NOW)
-    targets = by_name(report)
-    # THEN both targets are warmed with their environments counted, the missing function keeps its error
-    assert (targets[SR]["status"], targets[SR]["distinct_envs"], targets[SR]["requested"]) == ("warmed", 6, 6)
-    assert (targets[SSM]["status"], targets[SSM]["distinct_envs"], targets[SSM]["cold_inits"]) == ("warmed", 3, 1)
-    assert targets[GONE]["status"] == "error" and targets[GONE]["reason"].startswith("FunctionNotFound")
-    # AND cost comes from thermostat.cost at each target's memory
-    [result] = event["warm_results"]
-    sr = next(o for o in result["results"] if o["function"] == SR)
-    assert targets[SR]["cost_usd"] == pytest.approx(cost.lambda_invocation_usd(256, sr["billed_ms"] / 6, 6))
-    # AND totals add up, no top-up, env ids and memory are not in the final output
-    totals = report["totals"]
-    assert (totals["targets"], totals["requested"], totals["distinct_envs"], totals["cold_inits"]) == (3, 9, 9, 2)
-    assert totals["cost_usd"] == pytest.approx(targets[SR]["cost_usd"] + targets[SSM]["cost_usd"])
-    assert report["topup_needed"] is False and report["batches"] == [] and report["run"]["round"] == 0
-    assert all("envs" not in r and "memory_mb" not in r for r in report["targets"])
-    # AND the orchestration estimate is GetMetricData of the readable targets + Standard transitions
-    expected = (cost.get_metric_data_usd(METRICS_PER_TARGET * 2)
-                + cost.sfn_standard_usd(cost.standard_run_transitions(len(event["warm_results"]))))
-    assert totals["orchestration_cost_usd"] == pytest.approx(expected)
+    known = new_record(SR, SR, None, NOW - 3_600_000)
+    store = FakeStore({SR: record_to_json(known)})
+    # WHEN Summarize runs
+    result = summarize(event, SETTINGS, store, NOW)
+    out = result.output
+    # THEN both targets are warmed, the run is ok, metrics are due and the lease is released
+    assert [t["status"] for t in out["targets"]] == ["warmed", "warmed"] and out["status"] == "ok"
+    assert (out["totals"]["distinct_envs"], out["totals"]["cold_inits"], out["topup_needed"]) == (9, 2, False)
+    assert result.emit_metrics and [lease.run_id for lease in store.released] == [event["run"]["id"]]
+    # AND the records hold the round: ping log, known environments, learned lead, memo, plan, last seen
+    sr = record_from_json(store.records[SR])
+    assert sr.pings[-1] == (event["release_at_ms"], 6) and len(sr.envs) == 6
+    assert sr.send_ahead_ms is not None and sr.model == event["forecast"]["inline"]["memos"][SR]
+    assert sr.last_plan is not None and (sr.last_plan.desired, sr.last_plan.model) == (6, "recent")
+    assert sr.last_seen_ms == NOW
+    # AND a new record was made for the target the store did not know
+    assert record_from_json(store.records[SSM]).pings == [(event["release_at_ms"], 3)]
+    # AND the full report was written, and its key is in the output
+    assert store.docs[out["report_key"]]["targets"][0]["key"] == SR
+    # AND hold median/max and cost come from the answers
+    sr_report = out["targets"][0]
+    assert (sr_report["hold_ms_median"], sr_report["hold_ms"]) == (95.0, 95.0)
+    assert 0 < sr_report["cost_usd"] < 1e-5
 
 
-def test_summary_text_has_a_header_and_one_line_per_target(load_event: Any) -> None:
-    report = summarize(load_event("summarize.json"), SETTINGS, NOW)
-    lines = report["summary"].splitlines()
-    assert len(lines) == 1 + len(report["targets"])
-    assert "9/9 environments warm" in lines[0] and "STANDARD" in lines[0]
-    assert lines[1].startswith("warmed") and SR in lines[1] and "6/6 envs" in lines[1]
-    assert lines[3].startswith("error") and "FunctionNotFound" in lines[3]
+def test_an_environment_the_warmer_never_saw_is_a_real_cold_start(load_event: Any) -> None:
+    # GIVEN SR's record knows environments e1 and e2; this round e1, e2 and a new warm e3 answered
+    record = new_record(SR, SR, None, NOW - 600_000)
+    record.envs = {"e1": NOW - 300_000, "e2": NOW - 300_000}
+    event = with_results(load_event("summarize.json"), outcome(SR, 6, [answer("e1"), answer("e2"), answer("e3"),
+                                                                          answer("c1", cold=True, real=0)]))
+    # WHEN summarized
+    out = summarize(event, SETTINGS, FakeStore({SR: record_to_json(record)}), NOW).output
+    # THEN one real cold start (e3), one warming init (c1), and SSM's missing result is a failure
+    by_key = {t["key"]: t for t in out["targets"]}
+    assert (by_key[SR]["real_cold_starts"], by_key[SR]["cold_inits"], by_key[SR]["distinct_envs"]) == (1, 1, 4)
+    assert by_key[SSM]["status"] == "failed" and "no result came back" in by_key[SSM]["reason"]
 
 
-def test_express_orchestration_is_billed_by_duration(load_event: Any) -> None:
-    event = load_event("summarize.json")
-    report = summarize(event, SummarySettings(workflow_type="EXPRESS"), NOW)
-    expected = (cost.get_metric_data_usd(METRICS_PER_TARGET * 2)
-                + cost.sfn_express_usd(1, NOW - event["run"]["started_at_ms"]))
-    assert report["totals"]["orchestration_cost_usd"] == pytest.approx(expected)
+def test_a_protocol_fallback_is_stored(load_event: Any) -> None:
+    event = with_results(load_event("summarize.json"), outcome(SSM, 3, [answer(f"v{i}", real=None) for i in range(3)],
+                                                               protocol=1))
+    store = FakeStore()
+    out = summarize(event, SETTINGS, store, NOW).output
+    assert record_from_json(store.records[SSM]).protocol == 1
+    assert {t["key"]: t["protocol"] for t in out["targets"]}[SSM] == 1
 
 
-def test_environments_are_unioned_across_batches(load_event: Any) -> None:
-    # GIVEN one target spanning two batches, one environment answering in both
+def test_a_refused_save_is_a_conflict_reported_not_raised(load_event: Any) -> None:
+    # GIVEN another run wrote the state store since this run loaded it
+    store = FakeStore(conflict=True)
+    # WHEN summarized (a short target would otherwise get a top-up)
+    event = with_results(load_event("summarize.json"), outcome(SR, 6, [answer("e1"), answer("e2")]))
+    result = summarize(event, SETTINGS, store, NOW)
+    # THEN status conflict with the reason, the report still written, no top-up, the lease released
+    out = result.output
+    assert out["status"] == "conflict" and any("another run wrote" in d for d in out["degraded"])
+    assert out["report_key"] in store.docs and out["topup_needed"] is False and len(store.released) == 1
+    groups = metric_groups(result.totals, result.reports, stack="s", status=out["status"])
+    assert dict((n, v) for n, _, v in groups[0].values)["Overlap"] == 1.0
+
+
+def test_a_short_target_gets_one_topup_round_and_never_a_second(load_event: Any) -> None:
+    # GIVEN SR reached 2 of its 6 environments (the others landed on warm ones)
+    store = FakeStore()
     event = with_results(load_event("summarize.json"),
-                         {"batch": 0, "round": 0, "results": [outcome(SR, ["a", "b", "c"], cold=["a", "b", "c"]),
-                                                              outcome(SSM, ["x", "y", "z"])]},
-                         {"batch": 1, "round": 0, "results": [outcome(SR, ["c", "d", "e"], cold=["d", "e"])]})
-    report = summarize(event, SETTINGS, NOW)
-    # THEN distinct counts the union (5 of 6 requested) and cold inits add up
-    sr = by_name(report)[SR]
-    assert (sr["distinct_envs"], sr["cold_inits"], sr["status"]) == (5, 5, "partial")
-    assert "no overlap" in sr["reason"]
+                         outcome(SR, 6, [answer("e1"), answer("e2")] * 3),
+                         outcome(SSM, 3, [answer(f"s{i}") for i in range(3)]))
+    # WHEN round 0 is summarized
+    first = summarize(event, SETTINGS, store, NOW)
+    out = first.output
+    # THEN a top-up round 1 is planned for SR only: the full request again, its learned lead, a long lead time
+    assert out["topup_needed"] is True and out["run"]["round"] == 1 and not first.emit_metrics
+    [item] = out["batches"]
+    batch = item["doc"]["inline"]
+    assert batch["round"] == 1 and [(g["key"], g["count"]) for g in batch["pings"]] == [(SR, 6)]
+    assert batch["release_at_ms"] >= NOW + 4000 and batch["pings"][0]["send_ahead_ms"] > 0
+    assert "top-up round planned" in {t["key"]: t for t in out["targets"]}[SR]["reason"]
+    # AND the lease is kept for round 1, which needs the report's carried environments
+    assert store.released == [] and out["lease"] == event["lease"]
+    assert store.docs[out["report_key"]]["carry"][SR]["envs"] == ["e1", "e2"]
+    # WHEN round 1 comes back still short (3 new environments: 5 of 6)
+    second_in = with_results(json.loads(json.dumps(out)), outcome(SR, 6, [answer("e1"), answer("e3"), answer("e4"),
+                                                                          answer("e5", cold=True)]))
+    second = summarize(second_in, SETTINGS, store, NOW + 9000)
+    out2 = second.output
+    # THEN the environments are the union (5), no third round, metrics are due now, the lease is released
+    sr = {t["key"]: t for t in out2["targets"]}[SR]
+    assert (sr["distinct_envs"], sr["rounds"], sr["status"]) == (5, 2, "partial")
+    assert out2["topup_needed"] is False and out2["batches"] == [] and second.emit_metrics
+    assert out2["run"]["round"] == 1 and len(store.released) == 1
+    assert out2["totals"]["requested"] == 9 and out2["totals"]["batches"] == 2
 
 
-def test_a_failed_batch_becomes_a_record_for_each_of_its_targets(load_event: Any) -> None:
-    # GIVEN the Map's Catch turned the only batch into a FailedBatch (a Lambda error, JSON cause)
-    event = load_event("summarize.json")
-    batch = event["batches"][0]
-    cause = json.dumps({"errorMessage": "Task timed out after 90.00 seconds", "errorType": "Sandbox.Timedout"})
-    with_results(event, {"failed": True, "batch": batch, "error": "Sandbox.Timedout", "cause": cause})
-    report = summarize(event, SETTINGS, NOW)
-    # THEN both targets are failed with the error and the readable cause; errors count their pings; no top-up
-    for name, count in ((SR, 6), (SSM, 3)):
-        target = by_name(report)[name]
-        assert target["status"] == "failed"
-        assert "batch 0 failed: Sandbox.Timedout: Task timed out after 90.00 seconds" in target["reason"]
-        assert target["errors"] == count and target["distinct_envs"] == 0
-    assert report["topup_needed"] is False
-    assert by_name(report)[GONE]["status"] == "error"
-
-
-def test_shortfall_plans_one_topup_with_the_full_request_and_a_longer_lead(load_event: Any) -> None:
-    # GIVEN SR got 4 of 6 environments (2 pings stayed throttled) and SSM all 3
-    event = with_results(load_event("summarize.json"), {"batch": 0, "round": 0, "results": [
-        outcome(SR, ["a", "b", "c", "d"], requested=6, cold=["a"], throttled=9, throttled_final=2),
-        outcome(SSM, ["x", "y", "z"])]})
-    report = summarize(event, SETTINGS, NOW)
-    sr = by_name(report)[SR]
-    # THEN SR is partial, a top-up round 1 is planned for SR only, sending its full request again
-    assert sr["status"] == "partial" and "2 pings stayed throttled" in sr["reason"]
-    assert report["topup_needed"] is True and report["run"]["round"] == 1
-    assert {(g["function"], g["count"]) for b in report["batches"] for g in b["pings"]} == {(SR, 6)}
-    assert all(b["round"] == 1 for b in report["batches"])
-    assert report["batches"][0]["release_at_ms"] == NOW + SETTINGS.plan.lead_ms * TOPUP_LEAD_FACTOR
-    expected = plan_topup([PingRequest(SR, None, 6)], {**event["run"], "round": 1}, SETTINGS.plan, NOW)
-    assert report["batches"] == expected
-    # AND SR keeps its env ids for the union; the others do not carry them
-    assert sr["envs"] == ["a", "b", "c", "d"] and "envs" not in by_name(report)[SSM]
-    assert report["summary"].splitlines()[-1].startswith("top-up: 1 target(s) short")
-
-
-def test_topup_round_merges_into_the_same_reports_and_never_asks_again(load_event: Any) -> None:
-    # GIVEN round 0 left SR short and planned a top-up
-    first = summarize(with_results(load_event("summarize.json"), {"batch": 0, "round": 0, "results": [
-        outcome(SR, ["a", "b", "c", "d"], requested=6, cold=["a", "b", "c", "d"], throttled_final=2),
-        outcome(SSM, ["x", "y", "z"])]}), SETTINGS, NOW)
-    # WHEN the top-up answers from 5 environments, 3 of them already warm
-    second_in = dict(first)
-    second_in["warm_settings"] = {"max_concurrency": 10}
-    second_in["warm_results"] = [{"batch": 0, "round": 1, "results": [
-        outcome(SR, ["a", "b", "c", "e", "f"], requested=6, cold=["e", "f"], throttled_final=1)]}]
-    second = summarize(second_in, SETTINGS, NOW + 20_000)
-    sr = by_name(second)[SR]
-    # THEN the union is 6 environments: warmed, 2 rounds, cold inits add up; SSM is untouched
-    assert (sr["distinct_envs"], sr["status"], sr["rounds"], sr["cold_inits"]) == (6, "warmed", 2, 6)
-    assert by_name(second)[SSM] == by_name(first)[SSM]
-    assert second["topup_needed"] is False and second["batches"] == [] and second["run"]["round"] == 1
-    assert "envs" not in sr
-    # AND orchestration grew by the top-up's transitions; totals were recomputed
-    extra = cost.standard_run_transitions(1, rounds=2) - cost.standard_run_transitions(0)
-    assert second["totals"]["orchestration_cost_usd"] == pytest.approx(
-        first["totals"]["orchestration_cost_usd"] + cost.sfn_standard_usd(extra))
-    assert second["totals"]["distinct_envs"] == 9
-
-
-def test_still_short_after_the_topup_is_reported_not_retried(load_event: Any) -> None:
-    first = summarize(with_results(load_event("summarize.json"), {"batch": 0, "round": 0, "results": [
-        outcome(SR, [], requested=6, throttled=30, throttled_final=6), outcome(SSM, ["x", "y", "z"])]}),
-        SETTINGS, NOW)
-    assert by_name(first)[SR]["status"] == "throttled" and first["topup_needed"]
-    second_in = {**first, "warm_results": [{"batch": 0, "round": 1, "results": [
-        outcome(SR, ["a"], requested=6, throttled_final=5)]}]}
-    second = summarize(second_in, SETTINGS, NOW)
-    sr = by_name(second)[SR]
-    assert (sr["status"], sr["distinct_envs"], second["topup_needed"]) == ("partial", 1, False)
-
-
-def test_throttled_failed_batch_is_eligible_for_the_topup(load_event: Any) -> None:
-    event = load_event("summarize.json")
-    with_results(event, {"failed": True, "batch": event["batches"][0], "error": "TargetThrottledError",
-                         "cause": json.dumps({"errorMessage": "batch 0: all 9 pings stayed throttled"})})
-    report = summarize(event, SETTINGS, NOW)
-    assert {r["status"] for r in report["targets"] if r["function"] != GONE} == {"throttled"}
-    assert report["topup_needed"] is True
-
-
-def test_errors_make_a_failed_target_without_topup(load_event: Any) -> None:
-    event = with_results(load_event("summarize.json"), {"batch": 0, "round": 0, "results": [
-        outcome(SR, [], requested=6, errors=6, samples=["NotWarmAwareError: not a Thermostat answer"]),
-        outcome(SSM, ["x", "y", "z"])]})
-    report = summarize(event, SETTINGS, NOW)
-    sr = by_name(report)[SR]
-    assert sr["status"] == "failed" and "NotWarmAwareError" in sr["reason"] and sr["errors"] == 6
-    assert report["topup_needed"] is False
-
-
-def test_a_target_without_any_result_is_failed_not_dropped(load_event: Any) -> None:
+def test_a_target_throttled_on_everything_gets_no_topup(load_event: Any) -> None:
     event = with_results(load_event("summarize.json"),
-                         {"batch": 0, "round": 0, "results": [outcome(SSM, ["x", "y", "z"])]})
-    sr = by_name(summarize(event, SETTINGS, NOW))[SR]
-    assert sr["status"] == "failed" and "no result came back" in sr["reason"]
+                         outcome(SR, 6, [answer("e1")], throttled=15, throttled_final=5, stopped=True),
+                         outcome(SSM, 3, [answer(f"s{i}") for i in range(3)]))
+    out = summarize(event, SETTINGS, FakeStore(), NOW).output
+    sr = {t["key"]: t for t in out["targets"]}[SR]
+    assert out["topup_needed"] is False and sr["throttled"] == 15 and "retrying stopped" in sr["reason"]
 
 
-def test_dry_run_marks_targets_planned(load_event: Any) -> None:
-    event = with_results(load_event("summarize.json"))
-    event["request"]["dry_run"] = True
-    report = summarize(event, SETTINGS, NOW)
-    assert by_name(report)[SR]["status"] == "planned" and not report["topup_needed"]
-    assert "[dry run" in report["summary"]
-
-
-@pytest.mark.parametrize(("mutate", "path"), [
-    (lambda e: e.pop("plan"), "$"),
-    (lambda e: e.update(run=None), "$"),
-    (lambda e: e.update(warm_results={}), "warm_results"),
-    (lambda e: e.update(warm_results=[3]), "warm_results[0]"),
-    (lambda e: e.update(warm_results=[{"batch": 0}]), "warm_results[0].results"),
-    (lambda e: e.update(warm_results=[{"failed": True, "error": "X", "cause": ""}]), "warm_results[0].batch"),
-])
-def test_bad_summarize_input_names_the_field(load_event: Any, mutate: Any, path: str) -> None:
+def test_failed_batches_from_the_map_catch_are_reported_per_target(load_event: Any) -> None:
+    # GIVEN the Map's Catch turned the batch into a FailedBatch (TargetThrottledError after the Map's retries)
     event = load_event("summarize.json")
-    mutate(event)
-    with pytest.raises(InvalidInputError) as caught:
-        summarize(event, SETTINGS, NOW)
-    assert caught.value.path == path
+    doc = {"run": event["run"]["id"], "run_name": event["run"]["run_name"], "batch": 0, "round": 0, "pings": [
+        {"key": SR, "function": SR, "qualifier": None, "first_slot": 0, "count": 6, "of": 6, "send_ahead_ms": 100.0,
+         "protocol": 2}]}
+    event["warm_results"] = [{"failed": True, "batch": {"batch": 0, "doc": {"inline": doc}},
+                              "error": "TargetThrottledError", "cause": json.dumps({"errorMessage": "all 6 pings"})}]
+    out = summarize(event, SETTINGS, FakeStore(), NOW).output
+    sr = {t["key"]: t for t in out["targets"]}[SR]
+    assert sr["status"] == "throttled" and "batch 0 failed: TargetThrottledError" in sr["reason"]
 
 
-# --- EMF ---------------------------------------------------------------------------------------------
+def test_degraded_reasons_come_from_the_input_and_a_failed_state(load_event: Any) -> None:
+    # GIVEN Collect said CloudWatch was unavailable and Forecast failed (the Catch added `failure`)
+    event = load_event("summarize.json")
+    event["degraded"] = ["CloudWatch unavailable: ThrottlingException"]
+    event["failure"] = {"state": "Forecast", "error": "States.Timeout", "cause": "timed out"}
+    result = summarize(event, SETTINGS, FakeStore(), NOW)
+    out = result.output
+    # THEN the run is degraded, with both reasons, and the Degraded metric is 1
+    assert out["status"] == "degraded"
+    assert out["degraded"] == ["CloudWatch unavailable: ThrottlingException",
+                               "Forecast failed: States.Timeout: timed out"]
+    assert "degraded: CloudWatch unavailable" in out["summary"]
+    [run, *_] = metric_groups(result.totals, result.reports, stack="s", status="degraded")
+    run_values = {n: v for n, _, v in run.values}
+    assert (run_values["Degraded"], run_values["Overlap"]) == (1.0, 0.0)
 
 
-class RunMetrics:
-    def __init__(self) -> None:
-        self.added: list[tuple[str, str, float]] = []
-
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        self.added.append((name, unit, value))
-
-
-def test_metric_groups_per_target_and_run(load_event: Any) -> None:
-    report = summarize(load_event("summarize.json"), SETTINGS, NOW)
-    groups = metric_groups(report)
-    assert [dict(g.dimensions) for g in groups[:-1]] == [{"FunctionName": r["function"]} for r in report["targets"]]
-    assert groups[-1].dimensions == ()
-    sr = {name: value for name, _, value in groups[0].values}
-    assert sr == {"PingsRequested": 6, "DistinctEnvironments": 6, "ColdInits": 1, "Throttled": 2, "Errors": 0,
-                  "WarmingCostUSD": by_name(report)[SR]["cost_usd"]}
+def test_plan_failed_reports_every_target_as_an_error(load_event: Any) -> None:
+    # GIVEN Plan failed: Summarize gets Plan's input (Collect's targets) plus `failure`, no plan, no results
+    event = load_event("summarize.json")
+    for key in ("plan", "batches", "warm_results"):
+        event.pop(key)
+    event["targets"] = {"inline": [{"key": SR, "function": SR, "qualifier": None, "memory_mb": 256}]}
+    event["failure"] = {"state": "Plan", "error": "KeyError", "cause": "{\"errorMessage\": \"'x'\"}"}
+    out = summarize(event, SETTINGS, FakeStore(), NOW).output
+    assert out["status"] == "degraded" and [t["status"] for t in out["targets"]] == ["error"]
 
 
-def test_qualified_target_gets_a_resource_dimension(load_event: Any) -> None:
-    report = summarize(load_event("summarize.json"), SETTINGS, NOW)
-    report["targets"][0]["qualifier"] = "live"
-    assert dict(metric_groups(report)[0].dimensions) == {"FunctionName": SR, "Resource": f"{SR}:live"}
+def test_an_overlap_touches_neither_records_nor_lease(load_event: Any) -> None:
+    event = load_event("summarize.json")
+    event["overlap"], event["warm_results"] = True, []
+    store = FakeStore()
+    out = summarize(event, SETTINGS, store, NOW).output
+    assert out["status"] == "overlap" and store.saves == 0 and store.released == []
 
 
-def test_emit_prints_one_emf_document_per_target_in_our_namespace(load_event: Any, capsys: Any) -> None:
-    # GIVEN a final report WHEN its metrics are emitted
-    report = summarize(load_event("summarize.json"), SETTINGS, NOW)
-    run = RunMetrics()
-    printed = emit(metric_groups(report), "Thermostat", run)  # type: ignore[arg-type]
-    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    # THEN one EMF document per target, namespace Thermostat, dimension FunctionName only (no service)
+def test_a_dry_run_saves_nothing_and_emits_nothing(load_event: Any) -> None:
+    event = load_event("summarize.json")
+    event["request"]["dry_run"], event["warm_results"] = True, []
+    store = FakeStore()
+    result = summarize(event, SETTINGS, store, NOW)
+    assert store.saves == 0 and not result.emit_metrics
+    assert {t["status"] for t in result.output["targets"]} == {"planned"}
+
+
+def test_5000_targets_keep_the_output_small_and_show_the_most_interesting(load_event: Any) -> None:
+    # GIVEN 5,000 planned targets of 2 pings, all answered, except 3 with errors and 60 short
+    event = load_event("summarize.json")
+    keys = [f"fn-{i:04d}" for i in range(5000)]
+    event["plan"] = {"inline": [{"key": k, "function": k, "qualifier": None, "desired": 2, "requested": 2,
+                                 "limited_by": None, "term": "recent", "reason": "2: recent peak", "memory_mb": 128,
+                                 "ping_usd_month": 0.0, "provisioned_usd_month": 0.0, "status": "planned"}
+                                for k in keys]}
+    outcomes = []
+    for i, key in enumerate(keys):
+        answers = [answer(f"{key}-a"), answer(f"{key}-b")] if i % 80 else [answer(f"{key}-a")]
+        extra = {"errors": 1, "error_samples": ["Boom: x"]} if i in (7, 1234, 4999) else {}
+        outcomes.append(outcome(key, 2, answers, **extra))
+    event["warm_results"] = [{"batch": b, "round": 0, "result": {"inline": outcomes[b * 500:(b + 1) * 500]}}
+                             for b in range(10)]
+    store = FakeStore()
+    # WHEN summarized
+    result = summarize(event, SETTINGS, store, NOW)
+    out = result.output
+    size = len(json.dumps(out, separators=(",", ":")).encode())
+    # THEN the output (top-up Map items included) is under 200 KiB, lists 50 targets, errors first
+    assert size < 200 * 1024, size
+    assert len(out["targets"]) == 50 and out["targets_total"] == 5000
+    assert {t["key"] for t in out["targets"][:3]} == {"fn-0007", "fn-1234", "fn-4999"}
+    # AND the full report has every target, and the summary says where it is
+    assert len(store.docs[out["report_key"]]["targets"]) == 5000
+    assert "4950 more targets" in out["summary"] and out["report_key"] in out["summary"]
+    print(f"5,000 targets: state output {size / 1024:.1f} KiB, summary {len(out['summary'])} chars")
+
+
+# --- metrics -------------------------------------------------------------------------------------------
+
+def test_metrics_carry_the_stack_dimension_and_exactly_the_contract_names(load_event: Any) -> None:
+    result = summarize(load_event("summarize.json"), SETTINGS, FakeStore(), NOW)
+    groups = metric_groups(result.totals, result.reports, stack="prod-thermostat", status="ok")
+    run, *targets = groups
+    assert run.dimensions == (("Stack", "prod-thermostat"),) and tuple(n for n, _, _ in run.values) == RUN_METRICS
+    assert [g.dimensions for g in targets] == [(("Stack", "prod-thermostat"), ("Target", k)) for k in (SR, SSM)]
+    assert all(tuple(n for n, _, _ in g.values) == TARGET_METRICS for g in targets)
+    assert metric_groups(result.totals, result.reports, stack="s", status="ok", per_target=False) == [
+        metric_groups(result.totals, result.reports, stack="s", status="ok")[0]]
+
+
+def test_emf_documents_have_only_our_dimensions_in_our_namespace(load_event: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN Powertools' service name is set (it would add a `service` dimension to a plain Metrics object)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "thermostat")
+    result = summarize(load_event("summarize.json"), SETTINGS, FakeStore(), NOW)
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        printed = emit(metric_groups(result.totals, result.reports, stack="s1", status="ok"), "Thermostat")
+    docs = [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+    # THEN one document per group, dimension sets [Stack] and [Stack, Target], never `service`
     assert printed == len(docs) == 3
-    for doc, target in zip(docs, report["targets"], strict=True):
-        [directive] = doc["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "Thermostat"
-        assert directive["Dimensions"] == [["FunctionName"]]
-        assert doc["FunctionName"] == target["function"]
-        assert doc["DistinctEnvironments"] == [float(target["distinct_envs"])]
-    # AND the run totals go to the handler's Metrics
-    assert ("DistinctEnvironments", "Count", 9.0) in run.added and ("Targets", "Count", 3.0) in run.added
+    dims = [d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for d in docs]
+    assert dims == [[["Stack"]], [["Stack", "Target"]], [["Stack", "Target"]]]
+    assert {d["_aws"]["CloudWatchMetrics"][0]["Namespace"] for d in docs} == {"Thermostat"}
+    assert "service" not in docs[0] and docs[1]["Target"] == SR and docs[0]["Stack"] == "s1"
 
 
-@pytest.mark.parametrize("namespace", ["", "AWS/Lambda"])
-def test_emit_refuses_a_namespace_that_is_not_ours(namespace: str) -> None:
-    with pytest.raises(ConfigurationError):
-        emit([], namespace, RunMetrics())  # type: ignore[arg-type]
+def test_the_templates_alarms_and_dashboard_read_only_metrics_summarize_emits() -> None:
+    # GIVEN template.yaml's Thermostat metrics (alarms: MetricName under Namespace Thermostat; dashboard:
+    # ["Thermostat", "<name>", ...] rows and SEARCH(... MetricName="<name>") expressions)
+    text = (ROOT / "template.yaml").read_text()
+    alarm = set(re.findall(r"Namespace: Thermostat\s+MetricName: (\w+)", text))
+    rows = set(re.findall(r'\["Thermostat", "(\w+)", "Stack"', text))
+    searches = set(re.findall(r'\{Thermostat,Stack,Target\}[^\']*MetricName=\\"(\w+)\\"', text))
+    # THEN every run-level name is one Summarize emits with dimension Stack, every per-target one with Target
+    assert alarm and rows and searches
+    assert (alarm | rows) <= set(RUN_METRICS), (alarm | rows) - set(RUN_METRICS)
+    assert searches <= set(TARGET_METRICS), searches - set(TARGET_METRICS)
 
 
-def test_per_target_metrics_can_be_switched_off(load_event: Any) -> None:
-    # GIVEN a report with targets WHEN per-target metrics are off THEN only the run totals remain
-    report = summarize(load_event("summarize.json"), SummarySettings(), now_ms=0)
-    groups = metric_groups(report, per_target=False)
-    assert [g.dimensions for g in groups] == [()]
-    assert len(metric_groups(report)) == len(report["targets"]) + 1
+def test_a_result_document_gone_missing_counts_as_no_result(load_event: Any) -> None:
+    # GIVEN the Map's output refers to a result document that is not in the store (expired, deleted)
+    event = load_event("summarize.json")
+    event["warm_results"][0]["result"] = {"ref": "thermostat/runs/x/result-0-0.json", "bytes": 9000}
+
+    class Missing(FakeStore):
+        def get_run_doc(self, key: str) -> Any:
+            from thermostat.exceptions import StateStoreError
+            raise StateStoreError("get_run_doc", key, "no such run document", code="NoSuchKey")
+
+    # WHEN summarized THEN the run goes on: its targets have no result, and a warning names the document
+    out = summarize(event, SETTINGS, Missing(), NOW).output
+    assert {t["status"] for t in out["targets"]} == {"failed"}
+    assert any("result-0-0.json" in w for w in out["warnings"])
