@@ -1,6 +1,7 @@
 """The ``thermostat`` command. Subcommands live next to what they drive and register themselves here.
 
     thermostat plan --stack S    what a deployed stack would warm now      (thermostat.plan_cli)
+    thermostat runs --stack S    the stack's latest runs and reports     (thermostat.runs_cli)
     thermostat validate FILE     check an execution input (the schema)    (thermostat.validate_cli)
     thermostat local run ...     the whole workflow on the embedded AWS   (thermostat.local.cli)
     thermostat simulate ...      trace-driven what-if of cold starts/cost (thermostat.sim.cli)
@@ -19,7 +20,8 @@ from pathlib import Path
 from thermostat import __version__
 
 # Modules that expose ``register(subparsers)``; a missing optional one is skipped, not fatal.
-SUBCOMMAND_MODULES = ("thermostat.plan_cli", "thermostat.validate_cli", "thermostat.local.cli", "thermostat.sim.cli")
+SUBCOMMAND_MODULES = ("thermostat.plan_cli", "thermostat.runs_cli", "thermostat.validate_cli", "thermostat.local.cli",
+                      "thermostat.sim.cli")
 
 
 class CliError(Exception):

@@ -1,287 +1,216 @@
-"""Collect Metrics: targets + per-minute history, as compact series (never raw boto3 objects).
+"""State "Collect Metrics": RunState -> CollectedState (lease, targets, what Lambda and CloudWatch say).
 
-History is read with ONE batched ``GetMetricData`` flow for every target: at most 500 queries per call
-(the API limit), every page followed through ``NextToken`` (a call returns at most 100,800 datapoints,
-so 500 queries x 1,440 minutes take several pages), Period 60 over ``lookback_minutes`` with
-minute-aligned ``StartTime``/``EndTime`` (the current, incomplete minute is left out).
-
-Per target: AWS/Lambda ``ConcurrentExecutions`` (Maximum), ``Invocations`` (Sum), ``Duration``
-(Average), ``Throttles`` (Sum) — dimension ``FunctionName``, plus ``Resource = name:qualifier`` for an
-alias or version — and the target library's ``Thermostat`` ``WarmPing``/``RealInvocation`` (Sum,
-dimension ``FunctionName`` only).
-
-A state document must stay under Step Functions' 256 KiB: when the JSON would pass ``budget_bytes``,
-every history is coarsened (60 s -> 120 -> 300 -> ... -> 3600 s; Maximum stays a maximum, Sums stay
-sums, Duration becomes the invocation-weighted mean); the coarse series start on a multiple of their
-period (padded with ``None``), and the last point may cover fewer minutes than the period.
+1. The lease first (:meth:`StateStore.acquire`): another run holding it -> ``overlap: true`` and nothing is
+   read or written.
+2. The records (:meth:`StateStore.load`; a missing or corrupt object loads empty and is rebuilt).
+3. :func:`gather` — pure of the store, also what ``thermostat plan`` runs read-only: the targets
+   (:mod:`thermostat.discovery`), their cached configuration refreshed when due, the account's limits
+   (``GetAccountSettings``; denied = unknown, never assumed), the CloudWatch reads of
+   :mod:`thermostat.collect_reads`. New targets get a fresh record.
+4. The records saved (conditional writes; a conflict means another run wrote in between: stop as overlap).
+5. Output: per-target plan inputs in an envelope (``thermostat.claims``), the account view, counts,
+   ``degraded`` reasons (CloudWatch unavailable: the forecast works from ping answers only) and warnings.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from thermostat import models, series
+from thermostat import claims, models
+from thermostat.collect_reads import CURRENT_LOOKBACK_MS, pings_by_minute, read_all, recent_peak
 from thermostat.config import DiscoverySettings
-from thermostat.discovery import Clients, account_limits, describe_targets, error_text, resolve_targets
-from thermostat.exceptions import MetricsUnavailableError
+from thermostat.discovery import OVER_LIMIT_SAMPLE, Clients, account_limits, find_targets, spec_key
+from thermostat.exceptions import StateConflictError
+from thermostat.lambda_config import describe
+
+# ``thermostat export`` (sim/export.py) imports the six per-function history metrics from here; they live in
+# thermostat.metric_data now (import them from there; this re-export goes once it does).
+from thermostat.metric_data import (  # noqa: F401
+    METRICS,
+    build_queries,
+    fetch_metric_data,
+    metric_window,
+    query_id,
+    to_points,
+)
+from thermostat.records import (
+    HISTORY_SLOTS,
+    NAN,
+    SLOT_MS,
+    TargetRecord,
+    new_record,
+    record_from_json,
+    record_to_json,
+    slot_of,
+)
+from thermostat.store import Lease, StateStore
+from thermostat.validation import function_name
 
 logger = logging.getLogger(__name__)
 
-MAX_QUERIES_PER_CALL = 500
-BASE_PERIOD_S = 60
-COARSE_PERIODS = (60, 120, 300, 600, 900, 1800, 3600)
-PAYLOAD_BUDGET_BYTES = 200_000
-CURRENT_WINDOW_POINTS = 5  # current_concurrency = latest datapoint among the last 5 minutes
-LAMBDA_NAMESPACE = "AWS/Lambda"
-TARGET_NAMESPACE = "Thermostat"  # where thermostat_target's EMF goes
-
-Points = list[float | None]
+LEASE_TTL_MS = 240_000 + 30_000  # the state machine's TimeoutSeconds + a margin: a dead run's lease lapses
+RECORD_FORGET_MS = 3 * 24 * 3600_000  # a record no run has seen for this long is dropped at the next save
 
 
-@dataclass(frozen=True)
-class MetricDef:
-    field: str  # History key
-    short: str  # query id suffix
-    namespace: str
-    name: str
-    stat: str
-    qualified: bool  # add the Resource=name:qualifier dimension for an alias/version
-    combine: str  # how to coarsen: "max" | "sum" | "mean"
+@dataclass
+class Gathered:
+    records: dict[str, TargetRecord]  # every record; this run's targets updated or added
+    targets: list[models.TargetPlanInput]
+    account: models.AccountView
+    stats: models.CollectStats
+    degraded: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-METRICS: tuple[MetricDef, ...] = (
-    MetricDef("concurrency", "conc", LAMBDA_NAMESPACE, "ConcurrentExecutions", "Maximum", True, "max"),
-    MetricDef("invocations", "inv", LAMBDA_NAMESPACE, "Invocations", "Sum", True, "sum"),
-    MetricDef("duration_ms", "dur", LAMBDA_NAMESPACE, "Duration", "Average", True, "mean"),
-    MetricDef("throttles", "thr", LAMBDA_NAMESPACE, "Throttles", "Sum", True, "sum"),
-    MetricDef("warm_pings", "ping", TARGET_NAMESPACE, "WarmPing", "Sum", False, "sum"),
-    MetricDef("real_invocations", "real", TARGET_NAMESPACE, "RealInvocation", "Sum", False, "sum"),
-)
-
-
-@dataclass(frozen=True)
-class Window:
-    start_ms: int  # inclusive, period-aligned
-    end_ms: int  # exclusive, period-aligned
-    period_s: int
-
-    @property
-    def points(self) -> int:
-        return (self.end_ms - self.start_ms) // (self.period_s * 1000)
-
-
-def metric_window(now_ms: int, lookback_minutes: int, period_s: int = BASE_PERIOD_S) -> Window:
-    step = period_s * 1000
-    end = (now_ms // step) * step
-    return Window(end - lookback_minutes * 60_000 // step * step, end, period_s)
-
-
-def query_id(index: int, metric: MetricDef) -> str:
-    return f"t{index}_{metric.short}"  # matches ^[a-z][a-zA-Z0-9_]*$
-
-
-def build_queries(targets: Sequence[models.TargetMetrics], period_s: int) -> list[dict[str, Any]]:
-    """Six MetricDataQueries per readable target (targets with ``error`` are not queried)."""
-    queries: list[dict[str, Any]] = []
-    for index, target in enumerate(targets):
-        if "error" in target:
-            continue
-        for metric in METRICS:
-            dims = [{"Name": "FunctionName", "Value": target["function"]}]
-            if metric.qualified and target["qualifier"] is not None:
-                dims.append({"Name": "Resource", "Value": models.target_label(target["function"], target["qualifier"])})
-            queries.append({
-                "Id": query_id(index, metric),
-                "MetricStat": {"Metric": {"Namespace": metric.namespace, "MetricName": metric.name,
-                                          "Dimensions": dims},
-                               "Period": period_s, "Stat": metric.stat},
-                "ReturnData": True,
-            })
-    return queries
-
-
-def _ms(value: object) -> int:
-    """A GetMetricData timestamp -> epoch ms: a datetime (default parser), epoch seconds (the raw parser of
-    :func:`raw_timestamp_cloudwatch` on the CBOR/JSON protocols), or an ISO string (the raw parser on XML)."""
-    if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, int | float):
-        return int(value * 1000)
-    text = str(value)
-    try:
-        return int(float(text) * 1000)
-    except ValueError:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def raw_timestamp_cloudwatch(config: Any) -> Any:
-    """A CloudWatch client that hands timestamps over unparsed: a day of per-minute history for 50 targets
-    is ~430k datapoints, and building a datetime for each is most of the response's parse time."""
-    import boto3
-    import botocore.session
-
-    session = botocore.session.get_session()
-    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=lambda raw: raw)
-    return boto3.session.Session(botocore_session=session).client("cloudwatch", config=config)
-
-
-def fetch_metric_data(cloudwatch: Any, queries: list[dict[str, Any]], window: Window
-                      ) -> tuple[dict[str, dict[int, float]], int]:
-    """All values by query id and timestamp (ms); and the number of API calls made."""
-    values: dict[str, dict[int, float]] = {}
-    calls = failed = 0
-    start = datetime.fromtimestamp(window.start_ms / 1000, tz=UTC)
-    end = datetime.fromtimestamp(window.end_ms / 1000, tz=UTC)
-    chunks = [queries[i:i + MAX_QUERIES_PER_CALL] for i in range(0, len(queries), MAX_QUERIES_PER_CALL)]
-    for chunk in chunks:
-        token: str | None = None
+def decode_records(raw: dict[str, dict[str, Any]]) -> tuple[dict[str, TargetRecord], int]:
+    """Records from the store's JSON; one that does not decode is dropped (rebuilt) and counted."""
+    records: dict[str, TargetRecord] = {}
+    dropped = 0
+    for key, doc in raw.items():
         try:
-            while True:
-                kwargs: dict[str, Any] = {"MetricDataQueries": chunk, "StartTime": start, "EndTime": end,
-                                          "ScanBy": "TimestampAscending"}
-                if token:
-                    kwargs["NextToken"] = token
-                response = cloudwatch.get_metric_data(**kwargs)
-                calls += 1
-                for result in response.get("MetricDataResults", []):
-                    bucket = values.setdefault(str(result["Id"]), {})
-                    for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                        bucket[_ms(ts)] = float(value)
-                    if result.get("StatusCode") in ("Forbidden", "InternalError"):
-                        logger.warning("metric_query_incomplete", extra={
-                            "id": result["Id"], "status": result["StatusCode"],
-                            "messages": result.get("Messages", [])})
-                token = response.get("NextToken")
-                if not token:
-                    break
-        except (ClientError, BotoCoreError) as exc:
-            failed += 1
-            logger.error("get_metric_data_failed", extra={"error": error_text(exc), "queries": len(chunk)})
-    if chunks and failed == len(chunks):
-        raise MetricsUnavailableError(f"GetMetricData failed for all {len(queries)} queries")
-    logger.info("metric_data_read", extra={"queries": len(queries), "calls": calls, "failed_chunks": failed})
-    return values, calls
+            records[key] = record_from_json(doc)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            dropped += 1
+            logger.warning("record_rebuilt", extra={"target": key, "problem": f"{type(exc).__name__}: {exc}"[:200]})
+    return records, dropped
 
 
-def to_points(values: dict[int, float], window: Window) -> Points:
-    points: Points = [None] * window.points
-    step = window.period_s * 1000
-    for ts, value in values.items():
-        index = (ts - window.start_ms) // step
-        if 0 <= index < len(points):
-            points[index] = value
-    return points
+def encode_records(records: dict[str, TargetRecord]) -> dict[str, dict[str, Any]]:
+    return {key: record_to_json(record) for key, record in records.items()}
 
 
-def _combine(chunk: Points, how: str, weights: Points | None) -> float | None:
-    present = [(v, w) for v, w in zip(chunk, weights or [None] * len(chunk), strict=True) if v is not None]
-    if not present:
-        return None
-    if how == "max":
-        return max(v for v, _ in present)
-    if how == "sum":
-        return sum(v for v, _ in present)
-    total = sum(w or 0.0 for _, w in present)
-    if total > 0:
-        return sum(v * (w or 0.0) for v, w in present) / total
-    return sum(v for v, _ in present) / len(present)
+def fresh_record(key: str, function: str, qualifier: str | None, now_ms: int) -> TargetRecord:
+    """A new target's record whose slot series already spans the 3 days its first CloudWatch read covers
+    (``new_record`` starts the series now, and a merge never writes slots before its start)."""
+    record = new_record(key, function, qualifier, now_ms)
+    record.peaks_start_ms = slot_of(now_ms) - (HISTORY_SLOTS - 1) * SLOT_MS
+    record.peaks = [NAN] * HISTORY_SLOTS
+    return record
 
 
-def coarsen(points: Points, start_ms: int, factor: int, how: str, weights: Points | None = None
-            ) -> tuple[Points, int]:
-    """Aggregate ``factor`` points into one; the result starts on a multiple of the new period."""
-    if factor == 1:
-        return list(points), start_ms
-    step = BASE_PERIOD_S * 1000 * factor
-    pad = (start_ms % step) // (BASE_PERIOD_S * 1000)
-    head: Points = [None] * pad
-    padded: Points = head + list(points)
-    padded_weights: Points | None = None if weights is None else head + list(weights)
-    out: Points = []
-    for i in range(0, len(padded), factor):
-        out.append(_combine(padded[i:i + factor], how,
-                            None if padded_weights is None else padded_weights[i:i + factor]))
-    return out, start_ms - pad * BASE_PERIOD_S * 1000
+def request_view(request: models.Request) -> models.RequestView:
+    return cast(models.RequestView, {**request, "targets": len(request["targets"])})
 
 
-def encode_history(raw: dict[str, Points], start_ms: int, period_s: int) -> models.History:
-    factor = period_s // BASE_PERIOD_S
-    encoded: dict[str, models.CompactSeries] = {}
-    first = start_ms
-    points = 0
-    for metric in METRICS:
-        weights = raw["invocations"] if metric.combine == "mean" else None
-        values, first = coarsen(raw[metric.field], start_ms, factor, metric.combine, weights)
-        if metric.field == "duration_ms":
-            values = [None if v is None else round(v, 1) for v in values]
-        encoded[metric.field] = series.encode(values)
-        points = len(values)
+def plan_input(record: TargetRecord, spec: models.TargetSpec, now_ms: int, busy: int | None,
+               error: str | None) -> models.TargetPlanInput:
+    cfg = record.config
+    target: models.TargetPlanInput = {
+        "key": record.key, "function": record.function, "qualifier": record.qualifier, "source": spec["source"],
+        "min": spec["min"], "max": spec["max"], "price_per_cold_start": spec.get("price_per_cold_start"),
+        "memory_mb": cfg.memory_mb, "reserved": cfg.reserved, "provisioned": cfg.provisioned, "busy": busy,
+        "recent_peak": recent_peak(record, now_ms), "described": cfg.read_at_ms > 0 and bool(cfg.arn),
+        "send_ahead_ms": record.send_ahead_ms, "protocol": record.protocol,
+    }
+    if error:
+        target["error"] = error
+    return target
+
+
+def gather(request: models.Request, clients: Clients, settings: DiscoverySettings,
+           records: dict[str, TargetRecord], now_ms: int) -> Gathered:
+    """Discovery, configurations, account, CloudWatch: ``records`` updated in place (never saved here)."""
+    found = find_targets(request, settings, clients.tagging)
+    limits = account_limits(clients.lambda_)
+    specs: list[tuple[TargetRecord, models.TargetSpec]] = []
+    for spec in found.targets:
+        key = spec_key(spec)
+        record = records.get(key)
+        if record is None:
+            record = records[key] = fresh_record(key, function_name(spec["function"]), spec["qualifier"], now_ms)
+        record.last_seen_ms = now_ms
+        specs.append((record, spec))
+    mine = [record for record, _ in specs]
+    described = describe(clients.lambda_, mine, limits.has_reservations, now_ms)
+    readable = [r for r in mine if r.key not in described.errors]
+    unreserved = [r for r in records.values() if r.config.reserved is None]
+    reads = read_all(clients.cloudwatch, readable, pings_by_minute(unreserved, now_ms - CURRENT_LOOKBACK_MS),
+                     now_ms, settings.metric_read_hours)
+    targets = [plan_input(r, s, now_ms, reads.busy.get(r.key), described.errors.get(r.key)) for r, s in specs]
+    account: models.AccountView = {"limit": limits.limit, "unreserved_limit": limits.unreserved_limit,
+                                   "unreserved_in_use": reads.account_in_use, "read_at_ms": now_ms}
+    degraded: list[str] = []
+    warnings = found.warnings + described.warnings
+    if reads.unavailable:
+        degraded.append(f"CloudWatch unavailable ({reads.error}): forecast from ping answers only")
+    elif reads.failed:
+        warnings.append(f"{reads.failed} CloudWatch history read(s) failed ({reads.error}): read again next run")
+    if reads.deferred:
+        warnings.append(f"{reads.deferred} CloudWatch history read(s) left for the next runs")
+    problem = limits.problem
+    if problem is None and reads.account_in_use is None:
+        newest = reads.account_newest_ms
+        age = "none in the last 10 minutes" if newest is None else f"newest {round((now_ms - newest) / 1000)} s old"
+        problem = (f"no fresh UnreservedConcurrentExecutions datapoint ({age}): the account's free concurrency "
+                   "is unknown")
+    if problem is not None:
+        account["problem"] = problem
+        degraded.append(f"{problem}; unreserved targets get no ping this run")
+    stats: models.CollectStats = {
+        "targets": len(targets), "tagged": found.tagged, "configured": found.configured,
+        "requested": found.requested, "over_limit": len(found.over_limit),
+        "over_limit_sample": found.over_limit[:OVER_LIMIT_SAMPLE], "opted_out": len(found.opted_out),
+        "metric_reads": reads.metric_reads, "metric_calls": reads.calls, "described": described.described,
+        "errors": sum(1 for t in targets if "error" in t)}
+    return Gathered(records, targets, account, stats, degraded, warnings)
+
+
+def _lease_doc(lease: Lease) -> models.LeaseDoc:
+    return cast(models.LeaseDoc, lease.to_dict())
+
+
+def overlap_state(run: models.RunInfo, request: models.Request, lease: Lease | None, holder: str, until_ms: int,
+                  now_ms: int, reason: str) -> models.CollectedState:
+    """The output of a Collect that stopped at once: another run holds the lease (or saved over us)."""
     return {
-        "start_ms": first, "period_s": period_s, "points": points,
-        "concurrency": encoded["concurrency"], "invocations": encoded["invocations"],
-        "duration_ms": encoded["duration_ms"], "throttles": encoded["throttles"],
-        "warm_pings": encoded["warm_pings"], "real_invocations": encoded["real_invocations"],
+        "run": run, "request": request_view(request), "lease": None if lease is None else _lease_doc(lease),
+        "overlap": True, "overlap_with": {"run": holder, "until_ms": until_ms}, "targets": {"inline": []},
+        "account": {"limit": None, "unreserved_limit": None, "unreserved_in_use": None, "read_at_ms": now_ms},
+        "collected": {"targets": 0, "tagged": 0, "configured": 0, "requested": len(request["targets"]),
+                      "over_limit": 0, "over_limit_sample": [], "opted_out": 0, "metric_reads": 0,
+                      "metric_calls": 0, "described": 0, "errors": 0},
+        "degraded": [], "warnings": [reason],
     }
 
 
-def latest(points: Points, within: int = CURRENT_WINDOW_POINTS) -> float | None:
-    for value in reversed(points[-within:]):
-        if value is not None:
-            return value
-    return None
-
-
-def payload_bytes(document: object) -> int:
-    return len(json.dumps(document, separators=(",", ":")).encode())
-
-
-def fit_histories(state: models.CollectedState, raw: dict[int, dict[str, Points]], window: Window,
-                  budget_bytes: int) -> models.CollectedState:
-    """Fill ``history`` at the finest period whose whole document fits ``budget_bytes``."""
-    size = 0
-    for period in COARSE_PERIODS:
-        for index, target in enumerate(state["targets"]):
-            if index in raw:
-                target["history"] = encode_history(raw[index], window.start_ms, period)
-        size = payload_bytes(state)
-        if size <= budget_bytes:
-            if period != BASE_PERIOD_S:
-                logger.warning("history_coarsened", extra={"period_s": period, "bytes": size,
-                                                           "budget_bytes": budget_bytes})
-            return state
-    logger.error("history_over_budget", extra={"period_s": COARSE_PERIODS[-1], "bytes": size,
-                                               "budget_bytes": budget_bytes, "targets": len(state["targets"])})
-    return state
-
-
-def collect(run_state: models.RunState, clients: Clients, settings: DiscoverySettings, now_ms: int,
-            budget_bytes: int = PAYLOAD_BUDGET_BYTES) -> models.CollectedState:
+def collect(run_state: models.RunState, clients: Clients, store: StateStore, settings: DiscoverySettings,
+            now_ms: int) -> models.CollectedState:
     """The Collect Metrics state."""
-    specs = resolve_targets(run_state["request"], settings, clients.tagging)
-    targets = describe_targets(clients.lambda_, specs)
-    account = account_limits(clients.lambda_, targets)
-    window = metric_window(now_ms, settings.lookback_minutes)
-    queries = build_queries(targets, window.period_s)
-    values, calls = fetch_metric_data(clients.cloudwatch, queries, window) if queries else ({}, 0)
-    raw: dict[int, dict[str, Points]] = {}
-    for index, target in enumerate(targets):
-        if "error" in target:
-            continue
-        raw[index] = {m.field: to_points(values.get(query_id(index, m), {}), window) for m in METRICS}
-        current = latest(raw[index]["concurrency"])
-        target["current_concurrency"] = 0 if current is None else int(current)
-    state: models.CollectedState = {"run": run_state["run"], "request": run_state["request"],
-                                    "account": account, "targets": targets}
-    state = fit_histories(state, raw, window, budget_bytes)
-    logger.info("collected", extra={"targets": len(targets), "errors": sum("error" in t for t in targets),
-                                    "queries": len(queries), "calls": calls,
-                                    "period_s": next((t["history"]["period_s"] for t in targets
-                                                      if t["history"]), window.period_s)})
+    run: models.RunInfo = {**run_state["run"]}
+    run["run_name"] = models.run_name_of(run)
+    request = run_state["request"]
+    lease = store.acquire(run["id"], now_ms, LEASE_TTL_MS)
+    if lease.overlap:
+        holder = lease.holder or "unknown"
+        logger.warning("overlap", extra={"run": run["id"], "holder": holder, "until_ms": lease.expires_at_ms})
+        return overlap_state(run, request, None, holder, lease.expires_at_ms, now_ms,
+                             f"another run ({holder}) holds the lease until {lease.expires_at_ms}: nothing done")
+    snapshot = store.load()
+    records, dropped = decode_records(snapshot.records)
+    gathered = gather(request, clients, settings, records, now_ms)
+    for warning in snapshot.warnings:
+        gathered.warnings.append(f"state object rebuilt: {warning.key} ({warning.problem})")
+    if dropped:
+        gathered.warnings.append(f"{dropped} unreadable record(s) rebuilt")
+    forget = [k for k, r in records.items() if r.last_seen_ms < now_ms - RECORD_FORGET_MS]
+    for key in forget:
+        del records[key]
+    try:
+        store.save(snapshot, encode_records(records), run=run["id"], now_ms=now_ms)
+    except StateConflictError as exc:
+        store.release(lease, now_ms)
+        logger.warning("state_conflict", extra={"run": run["id"], "detail": str(exc)})
+        return overlap_state(run, request, None, "unknown (it saved the state store during this run)", now_ms,
+                             now_ms, f"another run saved the state store during this run ({exc}): nothing done")
+    state: models.CollectedState = {
+        "run": run, "request": request_view(request), "lease": _lease_doc(lease), "overlap": False,
+        "targets": claims.offload(store, run["run_name"], "targets", gathered.targets),
+        "account": gathered.account, "collected": gathered.stats, "degraded": gathered.degraded,
+        "warnings": gathered.warnings,
+    }
+    logger.info("collected", extra={"targets": len(gathered.targets), "records": len(records),
+                                    "forgotten": len(forget), **{k: v for k, v in gathered.stats.items()
+                                                                 if isinstance(v, int)}})
     return state

@@ -22,18 +22,22 @@ MIN_WARM = "THERMOSTAT_MIN_WARM"
 MAX_WARM = "THERMOSTAT_MAX_WARM"
 QUANTILE = "THERMOSTAT_QUANTILE"
 HORIZON_MINUTES = "THERMOSTAT_HORIZON_MINUTES"
-LOOKBACK_MINUTES = "THERMOSTAT_LOOKBACK_MINUTES"
+MAX_TARGETS = "THERMOSTAT_MAX_TARGETS"  # most targets one run considers (the rest are reported)
+METRIC_READ_HOURS = "THERMOSTAT_METRIC_READ_HOURS"  # hours between two CloudWatch reads of a target
 PERIOD_SECONDS = "THERMOSTAT_PERIOD_SECONDS"  # schedule period, sent to targets as period_s
 BUDGET_SHARE = "THERMOSTAT_BUDGET_SHARE"
 MAX_BATCH_SIZE = "THERMOSTAT_MAX_BATCH_SIZE"
 MAP_MAX_CONCURRENCY = "THERMOSTAT_MAP_MAX_CONCURRENCY"
-LEAD_MS = "THERMOSTAT_LEAD_MS"
 MAX_HOLD_MS = "THERMOSTAT_MAX_HOLD_MS"
 WARM_DEADLINE_MS = "THERMOSTAT_WARM_DEADLINE_MS"
 WORKFLOW_TYPE = "THERMOSTAT_WORKFLOW_TYPE"
 PER_TARGET_METRICS = "THERMOSTAT_PER_TARGET_METRICS"  # custom metrics per target cost ~$0.30/month each
 KILL_SWITCH_PARAMETER = "THERMOSTAT_KILL_SWITCH_PARAMETER"  # SSM parameter read at run start ("" = none)
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+STATE_BUCKET = "THERMOSTAT_STATE_BUCKET"  # the state store (S3 bucket the stack creates)
+STACK_NAME = "THERMOSTAT_STACK_NAME"  # the Stack dimension of every Thermostat metric
+PRICE_PER_COLD_START = "THERMOSTAT_PRICE_PER_COLD_START"  # USD a real cold start is worth avoiding
+MONTHLY_BUDGET_USD = "THERMOSTAT_MONTHLY_BUDGET_USD"  # monthly cap of the warming (0 = none)
 
 DEFAULT_NAMESPACE = "Thermostat"
 
@@ -56,21 +60,21 @@ def _int(env: Env, name: str, default: int, low: int = 0, high: int | None = Non
     return value
 
 
-def _float(env: Env, name: str, default: float, low: float, high: float) -> float:
+def _float(env: Env, name: str, default: float, low: float, high: float, *, low_inclusive: bool = False) -> float:
     raw = _get(env, name, str(default))
     try:
         value = float(raw)
     except ValueError:
         raise ConfigurationError(f"{name}={raw!r} is not a number") from None
-    if not low < value <= high:
-        raise ConfigurationError(f"{name}={value} is outside ({low}, {high}]")
+    if value != value or not (low <= value if low_inclusive else low < value) or value > high:
+        raise ConfigurationError(f"{name}={value} is outside {'[' if low_inclusive else '('}{low}, {high}]")
     return value
 
 
 def _warm_bounds(env: Env, min_default: int, max_default: int) -> tuple[int, int]:
     """THERMOSTAT_MIN_WARM / THERMOSTAT_MAX_WARM, checked together once (every target source uses them)."""
     low = _int(env, MIN_WARM, min_default, 0, 1000)
-    high = _int(env, MAX_WARM, max_default, 0, 1000)
+    high = _int(env, MAX_WARM, max_default, 1, 1000)
     if low > high:
         raise ConfigurationError(f"{MIN_WARM}={low} is greater than {MAX_WARM}={high}")
     return low, high
@@ -91,8 +95,9 @@ class DiscoverySettings:
     tag_value: str = "true"
     explicit_targets: tuple[dict[str, object], ...] = ()
     min_warm: int = 1  # every opted-in target keeps one environment warm (the floor)
-    max_warm: int = 50
-    lookback_minutes: int = 1440
+    max_warm: int = 100
+    max_targets: int = 5000  # targets beyond it are reported as not warmed, never dropped silently
+    metric_read_hours: int = 6  # hours between two CloudWatch reads of a target's history
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> DiscoverySettings:
@@ -104,7 +109,8 @@ class DiscoverySettings:
             explicit_targets=parse_explicit_targets(env.get(EXPLICIT_TARGETS, "")),
             min_warm=min_warm,
             max_warm=max_warm,
-            lookback_minutes=_int(env, LOOKBACK_MINUTES, cls.lookback_minutes, 10, 20160),
+            max_targets=_int(env, MAX_TARGETS, cls.max_targets, 1, 10000),
+            metric_read_hours=_int(env, METRIC_READ_HOURS, cls.metric_read_hours, 1, 24),
         )
 
 
@@ -142,7 +148,7 @@ class RunSettings:
     quantile: float = 0.95
     horizon_minutes: int = 5
     min_warm: int = 0
-    max_warm: int = 50  # the default of a target's max, and the bound of its min and max
+    max_warm: int = 100  # the default of a target's max, and the bound of its min and max
     kill_switch_parameter: str = ""  # SSM parameter name; "" = only `enabled` decides
 
     @classmethod
@@ -161,10 +167,9 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class PlanSettings:
-    budget_share: float = 0.5  # at most this share of reserved/unreserved concurrency, minus real use
+    budget_share: float = 0.5  # share of what the account/reserved pool has free now; at most 0.9
     max_batch_size: int = 500
     map_max_concurrency: int = 10
-    lead_ms: int = 2500  # release_at = now + lead: time for every batch of the round to start (cold ones too)
     max_hold_ms: int = 1500
     period_s: int = 300
     warm_deadline_ms: int = 20000  # a batch stops retrying throttles this long after release_at
@@ -173,10 +178,9 @@ class PlanSettings:
     def from_env(cls, env: Env | None = None) -> PlanSettings:
         env = os.environ if env is None else env
         return cls(
-            budget_share=_float(env, BUDGET_SHARE, cls.budget_share, 0.0, 1.0),
+            budget_share=_float(env, BUDGET_SHARE, cls.budget_share, 0.0, 0.9),
             max_batch_size=_int(env, MAX_BATCH_SIZE, cls.max_batch_size, 1, 1000),
             map_max_concurrency=_int(env, MAP_MAX_CONCURRENCY, cls.map_max_concurrency, 1, 40),
-            lead_ms=_int(env, LEAD_MS, cls.lead_ms, 0, 60000),
             max_hold_ms=_int(env, MAX_HOLD_MS, cls.max_hold_ms, 0, 2000),
             period_s=_int(env, PERIOD_SECONDS, cls.period_s, 60, 86400),
             warm_deadline_ms=_int(env, WARM_DEADLINE_MS, cls.warm_deadline_ms, 1000, 600000),
@@ -205,6 +209,19 @@ class SummarySettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """Where the state store lives, and the stack name that keeps two stacks' metrics apart."""
+
+    bucket: str = ""  # "" = no state store configured (documents travel inline only)
+    stack_name: str = ""
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> StoreSettings:
+        env = os.environ if env is None else env
+        return cls(bucket=env.get(STATE_BUCKET, "").strip(), stack_name=env.get(STACK_NAME, "").strip())
+
+
+@dataclass(frozen=True)
 class ForecastSettings:
     """Forecast knobs; quantile/horizon come from the execution input (Request) when given there."""
 
@@ -216,6 +233,8 @@ class ForecastSettings:
     run_budget_seconds: float = 6.0  # statsmodels time for one Forecast state (import included)
     refit_minutes: int = 360  # re-select a target's model at least this often (simulator, memo reuse)
     use_statsmodels: bool = True  # False keeps to the numpy baselines (what-if runs, faster)
+    price_per_cold_start: float = 0.0005  # USD (thermostat.forecast.DEFAULT_PRICE_PER_COLD_START)
+    monthly_budget_usd: float = 0.0  # 0 = no cap
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> ForecastSettings:
@@ -224,4 +243,7 @@ class ForecastSettings:
             quantile=_float(env, QUANTILE, cls.quantile, 0.0, 0.999),
             horizon_minutes=_int(env, HORIZON_MINUTES, cls.horizon_minutes, 1, 60),
             tick_minutes=max(1, _int(env, PERIOD_SECONDS, cls.tick_minutes * 60, 60, 86400) // 60),
+            price_per_cold_start=_float(env, PRICE_PER_COLD_START, cls.price_per_cold_start, 0.0, 1.0,
+                                        low_inclusive=True),
+            monthly_budget_usd=_float(env, MONTHLY_BUDGET_USD, cls.monthly_budget_usd, 0.0, 1e6, low_inclusive=True),
         )

@@ -1,22 +1,25 @@
 """Which functions to warm, and what Lambda says about them (Collect Metrics, first half).
 
-Targets = tag discovery (Resource Groups Tagging API) + the configured list (``THERMOSTAT_TARGETS``)
-+ the execution input's ``targets``. A function named by a more specific source replaces every entry
-the less specific ones made for it (input > config > tag), so ``{"function": "orders-api",
-"qualifier": "live"}`` in the input means "warm orders-api:live", not "also warm orders-api:live".
-``discover: false`` in the input means "only my targets": neither tags nor the configured list are read.
+Targets = tag discovery (``tag:GetResources``, every page; it returns the tags too) + the configured list
+(``THERMOSTAT_TARGETS``) + the execution input's ``targets``. A function named by a more specific source
+replaces every entry the less specific ones made for it (input > config > tag), so ``{"function":
+"orders-api", "qualifier": "live"}`` in the input means "warm orders-api:live", not "also warm it".
+``discover: false`` means "only my targets": neither tags nor the configured list are read.
 
-Per target, ``GetFunctionConfiguration`` (memory, timeout, ARN) and ``GetFunctionConcurrency``
-(reserved concurrency). A target that does not exist or cannot be read is kept with ``error`` set:
-never dropped silently, never failing the run for the others.
+A function tagged with the tag key but another value (``thermostat:enabled=false``) is **opted out**: it is
+not warmed through tags nor the configured list (the operator's switch, no redeploy); an execution input
+that names it explicitly still wins. Targets beyond ``MaxTargets`` (input first, then configured, then
+tagged by name) are reported by count and first keys, never dropped silently.
+
+The account's limits come from ``GetAccountSettings`` (unreadable = unknown, never a default quota). What
+Lambda says about each target is :mod:`thermostat.lambda_config`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,53 +27,62 @@ from botocore.exceptions import BotoCoreError, ClientError
 from thermostat import models
 from thermostat.config import DiscoverySettings
 from thermostat.exceptions import ConfigurationError, InvalidInputError
+from thermostat.lambda_config import error_text, list_functions
 from thermostat.validation import function_name, parse_targets, target_key
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ACCOUNT_LIMIT = 1000  # AWS default concurrency quota; used when GetAccountSettings fails
-MIN_UNRESERVED = 100  # Lambda always keeps this much unreserved
-DESCRIBE_WORKERS = 8  # parallel GetFunctionConfiguration calls (Lambda control-plane rate limits)
 _PRIORITY = {"tag": 0, "config": 1, "input": 2}
+OVER_LIMIT_SAMPLE = 20
+_AWS_ERRORS = (ClientError, BotoCoreError)
 
 
 @dataclass(frozen=True)
 class Clients:
-    """The boto3 clients Collect Metrics uses (built once in the handler, fakes in tests)."""
+    """The boto3 clients Collect Metrics uses (built once in the handler, fakes or moto in tests)."""
 
     lambda_: Any
     cloudwatch: Any
     tagging: Any
 
 
-def error_text(exc: BaseException) -> str:
-    """``Code: message`` of a botocore error (``FunctionNotFound`` for a missing function)."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code") or "ClientError")
-        if code == "ResourceNotFoundException":
-            code = "FunctionNotFound"
-        return f"{code}: {err.get('Message') or exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
 # --- which targets ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Discovered:
+    targets: list[models.TargetSpec]  # in priority order, at most MaxTargets
+    tagged: int = 0
+    configured: int = 0
+    requested: int = 0
+    opted_out: list[str] = field(default_factory=list)  # function names
+    over_limit: list[str] = field(default_factory=list)  # target keys beyond MaxTargets
+    warnings: list[str] = field(default_factory=list)
 
 
 def discover_tagged(tagging: Any, settings: DiscoverySettings) -> list[models.TargetSpec]:
     """Functions tagged ``tag_key=tag_value`` (every page of ``GetResources``)."""
+    return tagged_functions(tagging, settings)[0]
+
+
+def tagged_functions(tagging: Any, settings: DiscoverySettings) -> tuple[list[models.TargetSpec], list[str]]:
+    """(functions tagged ``tag_key=tag_value``, names tagged ``tag_key`` with another value) — every page of
+    ``GetResources`` filtered on the key alone, so the opt-outs come with the same calls."""
     specs: list[models.TargetSpec] = []
-    paginator = tagging.get_paginator("get_resources")
-    pages = paginator.paginate(
-        ResourceTypeFilters=["lambda:function"],
-        TagFilters=[{"Key": settings.tag_key, "Values": [settings.tag_value]}],
-    )
+    opted_out: list[str] = []
+    pages = tagging.get_paginator("get_resources").paginate(
+        ResourceTypeFilters=["lambda:function"], TagFilters=[{"Key": settings.tag_key}], ResourcesPerPage=100)
     for page in pages:
         for item in page.get("ResourceTagMappingList", []):
-            arn = str(item["ResourceARN"])
-            specs.append({"function": function_name(arn), "qualifier": None, "min": settings.min_warm,
-                          "max": settings.max_warm, "source": "tag"})
-    return specs
+            name = function_name(str(item["ResourceARN"]))
+            tags = {str(t.get("Key")): str(t.get("Value", "")) for t in item.get("Tags", [])}
+            if tags.get(settings.tag_key, settings.tag_value) == settings.tag_value:
+                specs.append({"function": name, "qualifier": None, "min": settings.min_warm,
+                              "max": settings.max_warm, "source": "tag"})
+            else:
+                opted_out.append(name)
+    specs.sort(key=lambda s: s["function"])
+    return specs, sorted(opted_out)
 
 
 def configured_targets(settings: DiscoverySettings) -> list[models.TargetSpec]:
@@ -83,79 +95,104 @@ def configured_targets(settings: DiscoverySettings) -> list[models.TargetSpec]:
 
 
 def merge_targets(*groups: Iterable[models.TargetSpec]) -> list[models.TargetSpec]:
-    """Merge sources: for each function name, only the most specific source's entries are kept."""
+    """For each function name only the most specific source's entries are kept (input > config > tag);
+    the result lists input entries first, then configured, then tagged (the MaxTargets order)."""
     specs = [spec for group in groups for spec in group]
     best: dict[str, int] = {}
     for spec in specs:
         name = function_name(spec["function"])
         best[name] = max(best.get(name, -1), _PRIORITY[spec["source"]])
     merged: dict[tuple[str, str | None], models.TargetSpec] = {}
-    for spec in specs:
+    for spec in sorted(specs, key=lambda s: -_PRIORITY[s["source"]]):  # stable: each source keeps its order
         if _PRIORITY[spec["source"]] == best[function_name(spec["function"])]:
             merged[target_key(spec)] = spec
     return list(merged.values())
 
 
-def resolve_targets(request: models.Request, settings: DiscoverySettings, tagging: Any
-                    ) -> list[models.TargetSpec]:
+def spec_key(spec: models.TargetSpec) -> str:
+    name, qualifier = target_key(spec)
+    return models.target_label(name, qualifier)
+
+
+def find_targets(request: models.Request, settings: DiscoverySettings, tagging: Any) -> Discovered:
+    """The run's targets (precedence, opt-outs, MaxTargets)."""
+    requested = list(request["targets"])
     if not request["discover"]:
-        return merge_targets(request["targets"])
-    try:
-        tagged = discover_tagged(tagging, settings)
-    except (ClientError, BotoCoreError) as exc:
-        # The configured and requested targets are still warmed; the error is in the logs.
-        logger.error("tag_discovery_failed", extra={"error": error_text(exc), "tag_key": settings.tag_key})
-        tagged = []
-    logger.info("targets_found", extra={"tagged": len(tagged), "configured": len(settings.explicit_targets),
-                                         "requested": len(request["targets"])})
-    return merge_targets(tagged, configured_targets(settings), request["targets"])
+        found = Discovered(merge_targets(requested), requested=len(requested))
+    else:
+        warnings: list[str] = []
+        try:
+            tagged, opted_out = tagged_functions(tagging, settings)
+        except _AWS_ERRORS as exc:  # the configured and requested targets are still warmed
+            logger.error("tag_discovery_failed", extra={"error": error_text(exc), "tag_key": settings.tag_key})
+            warnings.append(f"tag discovery failed ({error_text(exc)}): only configured and requested targets")
+            tagged, opted_out = [], []
+        configured = configured_targets(settings)
+        blocked = set(opted_out)
+        kept = [s for s in configured if function_name(s["function"]) not in blocked]
+        found = Discovered(merge_targets(tagged, kept, requested), tagged=len(tagged), configured=len(configured),
+                           requested=len(requested), opted_out=opted_out, warnings=warnings)
+        if len(kept) < len(configured):
+            found.warnings.append(f"{len(configured) - len(kept)} configured target(s) opted out by tag "
+                                  f"{settings.tag_key}: {', '.join(sorted(blocked)[:5])}")
+    if len(found.targets) > settings.max_targets:
+        found.over_limit = [spec_key(s) for s in found.targets[settings.max_targets:]]
+        found.targets = found.targets[:settings.max_targets]
+        sample = ", ".join(found.over_limit[:5])
+        found.warnings.append(f"{len(found.over_limit)} target(s) beyond MaxTargets={settings.max_targets} are not "
+                              f"warmed: {sample}{', ...' if len(found.over_limit) > 5 else ''}")
+        logger.warning("max_targets_reached", extra={"max_targets": settings.max_targets,
+                                                     "over_limit": len(found.over_limit)})
+    logger.info("targets_found", extra={"targets": len(found.targets), "tagged": found.tagged,
+                                         "configured": found.configured, "requested": found.requested,
+                                         "opted_out": len(found.opted_out), "over_limit": len(found.over_limit)})
+    return found
 
 
-# --- what Lambda says about them -------------------------------------------------------------------
+# --- the account -----------------------------------------------------------------------------------
 
 
-def describe_target(lambda_client: Any, spec: models.TargetSpec) -> models.TargetMetrics:
-    """Configuration and reserved concurrency; ``error`` set (and defaults) when they cannot be read."""
-    name = function_name(spec["function"])
-    target: models.TargetMetrics = {
-        "function": name, "qualifier": spec["qualifier"], "arn": "", "min": spec["min"], "max": spec["max"],
-        "source": spec["source"], "memory_mb": 128, "timeout_s": 3, "reserved_concurrency": None,
-        "current_concurrency": 0, "history": None,
-    }
-    kwargs: dict[str, str] = {"FunctionName": spec["function"]}
-    if spec["qualifier"] is not None:
-        kwargs["Qualifier"] = spec["qualifier"]
-    try:
-        config = lambda_client.get_function_configuration(**kwargs)
-        target["arn"] = str(config.get("FunctionArn", ""))
-        target["memory_mb"] = int(config.get("MemorySize", 128))
-        target["timeout_s"] = int(config.get("Timeout", 3))
-        reserved = lambda_client.get_function_concurrency(FunctionName=spec["function"])
-        value = reserved.get("ReservedConcurrentExecutions")
-        target["reserved_concurrency"] = None if value is None else int(value)
-    except (ClientError, BotoCoreError) as exc:
-        target["error"] = error_text(exc)
-        logger.warning("target_unreadable", extra={"function": name, "qualifier": spec["qualifier"],
-                                                   "error": target["error"]})
-    return target
+@dataclass(frozen=True)
+class AccountLimits:
+    limit: int | None  # None: GetAccountSettings could not be read (never assumed)
+    unreserved_limit: int | None
+    problem: str | None = None
+
+    @property
+    def has_reservations(self) -> bool | None:
+        """Whether any function of the account reserves concurrency (None: unknown)."""
+        if self.limit is None or self.unreserved_limit is None:
+            return None
+        return self.unreserved_limit < self.limit
 
 
-def describe_targets(lambda_client: Any, specs: list[models.TargetSpec]) -> list[models.TargetMetrics]:
-    if len(specs) <= 1:
-        return [describe_target(lambda_client, spec) for spec in specs]
-    with ThreadPoolExecutor(max_workers=min(DESCRIBE_WORKERS, len(specs))) as pool:
-        return list(pool.map(lambda spec: describe_target(lambda_client, spec), specs))
-
-
-def account_limits(lambda_client: Any, targets: list[models.TargetMetrics]) -> models.AccountLimits:
-    """``GetAccountSettings``; when it fails, the AWS default quota minus the targets' reservations."""
+def account_limits(lambda_client: Any) -> AccountLimits:
+    """``GetAccountSettings``; unreadable (denied, throttled) = unknown, never a default quota."""
     try:
         limits = lambda_client.get_account_settings()["AccountLimit"]
-        return {"concurrency_limit": int(limits["ConcurrentExecutions"]),
-                "unreserved_concurrency": int(limits["UnreservedConcurrentExecutions"])}
-    except (ClientError, BotoCoreError, KeyError) as exc:
-        reserved = sum(t["reserved_concurrency"] or 0 for t in targets)
-        fallback = max(DEFAULT_ACCOUNT_LIMIT - reserved, MIN_UNRESERVED)
-        logger.warning("account_limits_unavailable", extra={
-            "error": error_text(exc), "assumed_limit": DEFAULT_ACCOUNT_LIMIT, "assumed_unreserved": fallback})
-        return {"concurrency_limit": DEFAULT_ACCOUNT_LIMIT, "unreserved_concurrency": fallback}
+        return AccountLimits(int(limits["ConcurrentExecutions"]), int(limits["UnreservedConcurrentExecutions"]))
+    except (*_AWS_ERRORS, KeyError, TypeError, ValueError) as exc:
+        problem = f"GetAccountSettings failed ({error_text(exc)}): account limits unknown"
+        logger.warning("account_limits_unavailable", extra={"error": error_text(exc)})
+        return AccountLimits(None, None, problem)
+
+
+def describe_targets(lambda_client: Any, specs: list[models.TargetSpec]) -> list[dict[str, Any]]:
+    """``{function, qualifier, memory_mb}`` per spec, with ``error`` when the function is not in the account
+    or the listing fails — one ListFunctions (``thermostat export`` reads only what exists)."""
+    try:
+        listing = list_functions(lambda_client)
+    except _AWS_ERRORS as exc:
+        return [{"function": function_name(s["function"]), "qualifier": s["qualifier"], "memory_mb": 128,
+                 "error": error_text(exc)} for s in specs]
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        name = function_name(spec["function"])
+        fn = listing.get(name, {})
+        target: dict[str, Any] = {"function": name, "qualifier": spec["qualifier"],
+                                  "memory_mb": int(fn.get("MemorySize", 128))}
+        if not fn:
+            target["error"] = f"FunctionNotFound: {name} was not found in the account"
+        out.append(target)
+    return out
+

@@ -1,9 +1,17 @@
-"""``thermostat plan --stack NAME``: what the deployed stack would warm now. Read-only.
+"""``thermostat plan --stack NAME --dry-run``: what the deployed stack would warm now. Read-only.
 
-Reads the stack's settings from its Collect Metrics function (every workflow function carries the same
-THERMOSTAT_* environment), then runs the same Validate → Collect → Forecast → Plan code the state machine
-runs, against the real account, with ``dry_run`` forced on: it calls GetMetricData, tag discovery and
-Lambda read APIs, and never invokes a target.
+Runs the same code as the state machine's Collect Metrics -> Forecast -> Plan, with the stack's own
+settings, against your account, and sends no ping. What it reads:
+
+- CloudFormation ``DescribeStacks`` (the stack's outputs) and ``lambda:GetFunctionConfiguration`` of the
+  stack's Collect Metrics function (every workflow function carries the same THERMOSTAT_* settings);
+- the state bucket's records (``s3:GetObject``/``ListBucket``; unreadable = start from nothing, said so);
+- ``tag:GetResources``, ``lambda:GetAccountSettings``, and ``lambda:ListFunctions``/``GetFunctionConcurrency``/
+  ``GetProvisionedConcurrencyConfig`` for the targets whose cached configuration a run would refresh now;
+- ``cloudwatch:GetMetricData``: exactly what a run would read now (the account's unreserved concurrency,
+  the reserved targets' current use, the histories that are due), billed $0.01 per 1,000 metrics.
+
+It never takes the lease, never writes to the bucket (what it learns is thrown away), never invokes a target.
 """
 
 from __future__ import annotations
@@ -16,12 +24,13 @@ from typing import Any
 
 from thermostat import models
 from thermostat.cli import CliError, unwritable_reason
-from thermostat.collect import METRICS, collect
-from thermostat.config import DiscoverySettings, ForecastSettings, PlanSettings, RunSettings
+from thermostat.collect import decode_records, gather
+from thermostat.config import STATE_BUCKET, DiscoverySettings, ForecastSettings, PlanSettings, RunSettings
 from thermostat.cost import get_metric_data_usd
 from thermostat.discovery import Clients
-from thermostat.exceptions import ConfigurationError, InvalidInputError
-from thermostat.planning import plan_round
+from thermostat.exceptions import ConfigurationError, InvalidInputError, StateStoreError
+from thermostat.plan_step import decide, need_of
+from thermostat.records import TargetRecord
 from thermostat.validation import build_run_state, parse_request
 
 SETTINGS_OUTPUT = "CollectMetricsFunctionName"  # stack output naming a function that carries the settings
@@ -29,12 +38,12 @@ SETTINGS_OUTPUT = "CollectMetricsFunctionName"  # stack output naming a function
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "plan", help="what the deployed stack would warm now (read-only: no ping is sent)",
+        "plan", help="what the deployed stack would warm now (read-only: no lease, no write, no ping)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True, help="the Thermostat stack name (sam deploy's stack_name)")
     parser.add_argument("--input", type=Path, help="an execution input file (default: {} like the schedule)")
     parser.add_argument("--region", help="AWS region (default: the SDK's)")
-    parser.add_argument("--json", type=Path, dest="json_out", help="also write the plan (PlanState) here")
+    parser.add_argument("--json", type=Path, dest="json_out", help="also write the plan document here")
     parser.add_argument("--dry-run", action="store_true", default=True,
                         help="accepted for clarity: plan is always a dry run")
     parser.set_defaults(func=run)
@@ -59,8 +68,7 @@ def stack_settings_env(session: Any, stack: str) -> dict[str, str]:
 
 
 def read_input(path: Path | None) -> object:
-    """``--input`` -> the execution input, its shape checked before any AWS call (bad input never waits on
-    the network). Defaults that depend on the stack's settings are applied later, by the same code."""
+    """``--input`` -> the execution input, its shape checked before any AWS call."""
     if path is None:
         return {}
     try:
@@ -78,32 +86,60 @@ def read_input(path: Path | None) -> object:
     return execution_input
 
 
-def plan_now(session: Any, env: dict[str, str], execution_input: object, now_ms: int) -> models.PlanState:
-    """Validate → Collect → Forecast → Plan with the stack's settings; dry run."""
-    from thermostat.forecast import forecast_state  # numpy/statsmodels: only when planning
+def load_records(session: Any, bucket: str) -> tuple[dict[str, TargetRecord], list[str]]:
+    """The stack's records, read-only; an unreadable store = no records (a run would rebuild them too)."""
+    from thermostat.store import StateStore
+
+    if not bucket:
+        return {}, ["the stack has no state bucket setting: planned from nothing"]
+    try:
+        snapshot = StateStore(session.client("s3"), bucket).load()
+    except StateStoreError as exc:
+        return {}, [f"state store unreadable ({exc}): planned from nothing"]
+    records, dropped = decode_records(snapshot.records)
+    notes = [f"state object unreadable: {w.key} ({w.problem})" for w in snapshot.warnings]
+    if dropped:
+        notes.append(f"{dropped} unreadable record(s) ignored")
+    return records, notes
+
+
+def plan_now(session: Any, env: dict[str, str], execution_input: object, now_ms: int) -> dict[str, Any]:
+    """Collect (read-only) -> Forecast -> Plan with the stack's settings; never writes, never pings."""
+    from thermostat.forecast_step import forecast_doc, forecast_targets  # numpy/statsmodels: only when planning
 
     run_state = build_run_state(execution_input, RunSettings.from_env(env), now_ms, f"plan-cli:{now_ms}")
-    run_state["request"]["dry_run"] = True
+    request = run_state["request"]
+    request["dry_run"] = True
+    records, notes = load_records(session, env.get(STATE_BUCKET, "").strip())
     clients = Clients(lambda_=session.client("lambda"), cloudwatch=session.client("cloudwatch"),
                       tagging=session.client("resourcegroupstaggingapi"))
-    collected = collect(run_state, clients, DiscoverySettings.from_env(env), now_ms)
-    forecasts = forecast_state(collected, ForecastSettings.from_env(env))
-    return plan_round(forecasts, PlanSettings.from_env(env), now_ms)
+    gathered = gather(request, clients, DiscoverySettings.from_env(env), records, now_ms)
+    readable = [t for t in gathered.targets if "error" not in t]
+    doc = forecast_doc(forecast_targets(records, readable, request, ForecastSettings.from_env(env), now_ms))
+    forecasts = {f["key"]: f for f in doc["targets"]}
+    plan, _ = decide([need_of(t, forecasts.get(t["key"])) for t in gathered.targets], gathered.account, forecasts,
+                     PlanSettings.from_env(env))
+    return {"run": run_state["run"], "request": request, "account": gathered.account,
+            "collected": gathered.stats, "degraded": gathered.degraded, "warnings": notes + gathered.warnings,
+            "budget_note": doc["budget_note"], "plan": plan}
 
 
-def render(plan: models.PlanState, metrics_requested: int) -> str:
+def render(result: dict[str, Any]) -> str:
     """A plain table (also readable when piped)."""
-    rows = [("target", "model", "forecast", "desired", "would ping", "limited by", "status / reason")]
-    for record in plan["plan"]:
-        rows.append((models.target_label(record["function"], record["qualifier"]), record["forecast"]["model"],
-                     str(record["forecast"]["desired"]), str(record["desired"]), str(record["requested"]),
+    plan: list[models.PlanRecord] = result["plan"]
+    rows = [("target", "term", "desired", "would ping", "limited by", "status / reason")]
+    for record in plan:
+        rows.append((record["key"], record["term"], str(record["desired"]), str(record["requested"]),
                      record["limited_by"] or "-", f"{record['status']}: {record['reason']}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
              for row in rows]
-    total = sum(r["requested"] for r in plan["plan"])
-    lines.append(f"\n{len(plan['plan'])} targets, {total} pings would be sent (dry run: none was). "
-                 f"This look-up requested {metrics_requested} metrics (${get_metric_data_usd(metrics_requested):.4f}).")
+    for note in [*result["degraded"], *result["warnings"]]:
+        lines.append(f"note: {note}")
+    metrics = result["collected"]["metric_reads"]
+    total = sum(r["requested"] for r in plan)
+    lines.append(f"\n{len(plan)} targets, {total} pings would be sent (dry run: none was). This look-up "
+                 f"requested {metrics} metrics (${get_metric_data_usd(metrics):.4f}) and wrote nothing.")
     return "\n".join(lines)
 
 
@@ -117,17 +153,16 @@ def run(args: argparse.Namespace) -> int:
     session = boto3.session.Session(region_name=args.region)
     env = stack_settings_env(session, args.stack)
     try:
-        plan = plan_now(session, env, execution_input, int(time.time() * 1000))
+        result = plan_now(session, env, execution_input, int(time.time() * 1000))
     except InvalidInputError as exc:
         raise CliError(f"--input {args.input}: InvalidInputError: {exc}") from None
     except ConfigurationError as exc:
         raise CliError(f"stack {args.stack!r} has malformed settings: ConfigurationError: {exc}") from None
-    metrics_requested = sum(1 for r in plan["plan"] if r["status"] != "error") * len(METRICS)
-    print(render(plan, metrics_requested))
+    print(render(result))
     if args.json_out is not None:
         try:
             args.json_out.parent.mkdir(parents=True, exist_ok=True)
-            args.json_out.write_text(json.dumps(plan, indent=2))
+            args.json_out.write_text(json.dumps(result, indent=2))
         except OSError as exc:
             raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
     return 0

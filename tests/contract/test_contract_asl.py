@@ -9,6 +9,7 @@ from typing import Any
 from contract_helpers import flatten_states, load_event
 
 from thermostat import exceptions, models, validation
+from thermostat.run_cost import TRANSITIONS_PER_RUN
 
 LAMBDA_TRANSIENT = {
     "Lambda.ServiceException",
@@ -137,59 +138,120 @@ def test_validate_input_payload_matches_its_sample_event(states):
     assert set(validation.WRAPPER_KEYS) == sent
 
 
+def hints(model: str) -> dict[str, Any]:
+    return typing.get_type_hints(getattr(models, model))
+
+
+def required(model: str) -> set[str]:
+    """Keys of a models TypedDict that are not NotRequired (annotations are strings: resolve them)."""
+    extras = typing.get_type_hints(getattr(models, model), include_extras=True)
+    return {key for key, hint in extras.items() if typing.get_origin(hint) is not typing.NotRequired}
+
+
 def test_flow_follows_the_models(states):
-    hints = {name: typing.get_type_hints(getattr(models, name)) for name in ("RunState", "PlanState", "ReportState")}
-    choice_fields = {
-        "Enabled?": ("RunState", "enabled"),
-        "Anything To Warm?": ("PlanState", "warm_needed"),
-        "Shortfall?": ("ReportState", "topup_needed"),
-    }
+    choice_fields = {"Enabled?": ("RunState", "enabled"), "Overlap?": ("CollectedState", "overlap"),
+                     "Shortfall?": ("SummaryState", "topup_needed")}
     for name, (model, fieldname) in choice_fields.items():
-        # THEN each Choice tests a boolean field of the document the previous state returns
+        # THEN each Choice tests a required boolean field of the document the previous state returns
         variables = {rule["Variable"] for rule in states[name]["Choices"]}
         assert variables == {f"$.{fieldname}"}, name
-        assert hints[model][fieldname] is bool, name
+        assert hints(model)[fieldname] is bool and fieldname in required(model), name
+    # AND the Map iterates over the MapItems of both PlanState and SummaryState (the top-up round)
     warm = states["Warm"]
-    # AND the Map iterates over the batches of both PlanState and ReportState (the top-up round)
     assert warm["ItemsPath"] == "$.batches"
-    assert "batches" in hints["PlanState"] and "batches" in hints["ReportState"]
-    assert warm["ResultPath"] == "$.warm_results" and "warm_results" in hints["PlanState"]
-    assert states["Shortfall?"]["Choices"][0]["Next"] == states["Anything To Warm?"]["Default"]
-    # AND the final state outputs the report's {run, targets, totals, summary}
+    for model in ("PlanState", "SummaryState"):
+        assert hints(model)["batches"] == list[models.MapItem] and "batches" in required(model)
+    assert warm["ResultPath"] == "$.warm_results" and "warm_results" in hints("PlanState")
+    # AND Warm Batch receives the Map item itself
+    assert warm["ItemSelector"] == {"batch.$": "$$.Map.Item.Value"}
+    assert states["Warm Batch"]["Parameters"]["Payload.$"] == "$.batch"
+    # AND the execution output is the Report's selection of SummaryState
     report = states[states["Shortfall?"]["Default"]]
     assert report.get("End") is True
     keys = {key.removesuffix(".$") for key in report["Parameters"]}
-    assert keys == {"run", "targets", "totals", "summary"} and keys <= set(hints["ReportState"])
+    assert keys == set(hints("ExecutionOutput")) and keys <= required("SummaryState")
+
+
+def happy_path(asl: dict[str, Any]) -> list[str]:
+    """State names of a run that warms: the first Choice rule never matches, Tasks go to Next."""
+    path, name = [], asl["StartAt"]
+    states = asl["States"]
+    while True:
+        path.append(name)
+        state = states[name]
+        if state.get("End") or state["Type"] in ("Succeed", "Fail"):
+            return path
+        name = state["Default"] if state["Type"] == "Choice" else state["Next"]
+
+
+def test_a_run_costs_ten_transitions_plus_one_per_batch(asl):
+    # GIVEN the states a normal run enters (the Map's Warm Batch iterations come on top, one per batch)
+    path = happy_path(asl)
+    assert path == ["Validate Input", "Enabled?", "Collect Metrics", "Overlap?", "Forecast", "Plan", "Warm",
+                    "Summarize", "Shortfall?", "Report"]
+    # THEN the cost model counts exactly those
+    assert len(path) == TRANSITIONS_PER_RUN
+
+
+def test_collect_forecast_and_plan_failures_degrade_instead_of_failing(states):
+    # GIVEN the Catch of each workflow state
+    routes = {"Collect Metrics": "Plan", "Forecast": "Plan", "Plan": "Summarize", "Warm": "Summarize"}
+    for name, after in routes.items():
+        (catch,) = states[name]["Catch"]
+        # THEN every error (timeouts included) is kept next to the state's input ...
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] == "$.failure", name
+        record = states[catch["Next"]]
+        # ... and a Pass turns it into models.FailureInfo {state, error, cause}, then the run goes on
+        assert record["Type"] == "Pass" and record["ResultPath"] == "$.failure" and record["Next"] == after, name
+        assert {k.removesuffix(".$") for k in record["Parameters"]} == set(hints("FailureInfo")), name
+        assert record["Parameters"]["state"] == name and record["Parameters"]["state"] in models.FAILED_STATES
+        assert record["Parameters"]["error.$"] == "$.failure.Error"
+        assert record["Parameters"]["cause.$"] == "$.failure.Cause"
+    # AND only Validate Input and Summarize can fail the run
+    failing = {name for name, state in states.items()
+               if any(states[c["Next"]]["Type"] == "Fail" for c in state.get("Catch", []))}
+    assert failing == {"Validate Input", "Summarize"}
+
+
+def test_the_execution_times_out_before_the_next_schedule(asl, parameters):
+    # GIVEN the state machine's own TimeoutSeconds and the shortest schedule period the template allows
+    periods = [int(re.search(r"\d+", rate).group()) * (60 if "minute" in rate else 3600)  # type: ignore[union-attr]
+               for rate in parameters["ScheduleRate"]["AllowedValues"]]
+    # THEN a stuck run ends before the next one starts (and the lease outlives it only by a margin)
+    assert asl["TimeoutSeconds"] == 240 < min(periods)
+    from thermostat.collect import LEASE_TTL_MS
+    assert asl["TimeoutSeconds"] * 1000 < LEASE_TTL_MS <= asl["TimeoutSeconds"] * 1000 + 60_000
 
 
 def test_warm_batch_retries_throttles_and_catches_into_a_failed_batch_record(states):
     warm = states["Warm"]
     assert warm["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
-    assert warm["MaxConcurrencyPath"].startswith("$.")
     inner = flatten_states(warm["ItemProcessor"]["States"])
     batch = inner[warm["ItemProcessor"]["StartAt"]]
     throttle = next(r for r in batch["Retry"] if r["ErrorEquals"] == ["TargetThrottledError"])
     assert throttle["BackoffRate"] == 2 and throttle["JitterStrategy"] == "FULL" and "MaxDelaySeconds" in throttle
-    # THEN the Catch builds exactly the FailedBatch record of models.py around the batch item
-    assert warm["ItemSelector"] == {"batch.$": "$$.Map.Item.Value"}
-    assert batch["Parameters"]["Payload.$"] == "$.batch"
+    # THEN the Catch builds exactly the FailedBatch record of models.py around the Map item
     catch = batch["Catch"][0]
     failed = inner[catch["Next"]]
     assert failed["Type"] == "Pass" and failed.get("End") is True
     record = {key.removesuffix(".$") for key in failed["Parameters"]}
-    assert record == set(typing.get_type_hints(models.FailedBatch))
+    assert record == required("FailedBatch")
     assert failed["Parameters"]["failed"] is True
     assert failed["Parameters"]["batch.$"] == "$.batch"
     assert failed["Parameters"]["error.$"] == f"{catch['ResultPath']}.Error"
 
 
-def test_max_concurrency_comes_from_the_parameter_as_a_number(states):
-    # GIVEN the Pass state that feeds MaxConcurrencyPath (a substituted "MaxConcurrency" would be a string)
-    prepare = states[states["Anything To Warm?"]["Default"]]
+def test_max_concurrency_comes_from_plan_then_from_the_parameter_as_a_number(states):
+    # GIVEN the field MaxConcurrencyPath reads
+    field = states["Warm"]["MaxConcurrencyPath"]
+    assert field == "$.warm_settings.max_concurrency"
+    # THEN Plan's output carries it (models.PlanState.warm_settings, from THERMOSTAT_MAP_MAX_CONCURRENCY) ...
+    assert hints("PlanState")["warm_settings"] is models.WarmSettings and "warm_settings" in required("PlanState")
+    # ... and the top-up round's Pass writes it from the substitution (a substituted number would be a string)
+    prepare = states[states["Shortfall?"]["Choices"][0]["Next"]]
     assert prepare["Type"] == "Pass" and prepare["Next"] == "Warm"
-    field = prepare["ResultPath"] + "." + next(iter(prepare["Parameters"])).removesuffix(".$")
-    assert states["Warm"]["MaxConcurrencyPath"] == field
-    assert "States.StringToJson('${MapMaxConcurrency}')" in prepare["Parameters"].values()
+    assert prepare["ResultPath"] + "." + next(iter(prepare["Parameters"])).removesuffix(".$") == field
+    assert prepare["Parameters"] == {"max_concurrency.$": "States.StringToJson('${MapMaxConcurrency}')"}
 
 
 def test_definition_stays_in_the_subset_moto_runs_like_aws(asl):
@@ -226,3 +288,40 @@ def test_every_state_is_reachable_and_every_next_exists(asl):
         assert seen == names, f"unreachable: {names - seen}"
 
     walk(asl)
+
+
+def keys_match(doc: dict[str, Any], model: str, where: str) -> None:
+    allowed = set(hints(model))
+    assert required(model) <= set(doc) <= allowed, f"{where}: {set(doc) ^ allowed}"
+
+
+def test_sample_events_are_the_documents_of_the_models():
+    # GIVEN the sample input of each of my states (the tests load the same files)
+    collect = load_event("collect-metrics.json")
+    keys_match(collect, "RunState", "collect-metrics.json")
+    for target in collect["request"]["targets"]:
+        keys_match(target, "TargetSpec", "collect-metrics.json targets[]")
+    forecast = load_event("forecast.json")
+    keys_match(forecast, "CollectedState", "forecast.json")
+    keys_match(forecast["account"], "AccountView", "forecast.json account")
+    keys_match(forecast["collected"], "CollectStats", "forecast.json collected")
+    keys_match(forecast["lease"], "LeaseDoc", "forecast.json lease")
+    assert isinstance(forecast["request"]["targets"], int)
+    for target in forecast["targets"]["inline"]:
+        keys_match(target, "TargetPlanInput", "forecast.json targets")
+    plan = load_event("plan.json")
+    keys_match(plan, "ForecastedState", "plan.json")
+    # THEN Forecast's output is Collect's plus the forecast envelope, with one decision per readable target
+    assert {k: v for k, v in plan.items() if k != "forecast"} == forecast
+    doc = plan["forecast"]["inline"]
+    keys_match(doc, "ForecastDoc", "plan.json forecast")
+    for decision in doc["targets"]:
+        keys_match(decision, "ForecastTarget", "plan.json forecast.targets")
+    readable = [t["key"] for t in forecast["targets"]["inline"] if "error" not in t]
+    assert [d["key"] for d in doc["targets"]] == readable
+    # AND a Map item (Warm Batch's sample input) is a MapItem around a WarmBatch of PingGroups
+    item = load_event("warm-batch.json")
+    keys_match(item, "MapItem", "warm-batch.json")
+    keys_match(item["doc"]["inline"], "WarmBatch", "warm-batch.json doc")
+    for group in item["doc"]["inline"]["pings"]:
+        keys_match(group, "PingGroup", "warm-batch.json pings")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from thermostat.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from workflow_world import AccountLambda
 
 REGION = "us-east-1"
 STACK_TEMPLATE = {
@@ -25,14 +30,28 @@ def seed_busy_minutes(function: str, concurrency: float, minutes: int) -> None:
     data = [{"MetricName": "ConcurrentExecutions", "Dimensions": [{"Name": "FunctionName", "Value": function}],
              "Timestamp": datetime.fromtimestamp(now - 60 * ago, tz=UTC), "Value": concurrency}
             for ago in range(1, minutes + 1)]
+    data.append({"MetricName": "UnreservedConcurrentExecutions", "Dimensions": [],
+                 "Timestamp": datetime.fromtimestamp(now - 60, tz=UTC), "Value": concurrency})
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=data[start:start + 500])
 
 
-def test_plan_reads_the_stack_settings_and_sends_nothing(make_function: Callable[..., str], tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN a deployed stack whose workflow functions carry a custom tag and a min of 2
+def with_account_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto lacks GetAccountSettings: every Lambda client the CLI makes answers it (limit 1000)."""
+    real = boto3.session.Session.client
+
+    def client(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        made = real(self, name, *args, **kwargs)
+        return AccountLambda(made) if name == "lambda" else made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+
+
+def test_plan_reads_the_stack_settings_and_writes_nothing(make_function: Callable[..., str], tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a deployed stack whose workflow functions carry a custom tag, a min of 2 and the state bucket
     make_function("orders-api", tags={"team:warm": "yes"})
     make_function("not-opted-in")
     lambda_client = boto3.client("lambda", region_name=REGION)
@@ -40,23 +59,36 @@ def test_plan_reads_the_stack_settings_and_sends_nothing(make_function: Callable
     lambda_client.update_function_configuration(
         FunctionName="thermostat-collect-metrics",
         Environment={"Variables": {"THERMOSTAT_TAG_KEY": "team:warm", "THERMOSTAT_TAG_VALUE": "yes",
-                                   "THERMOSTAT_MIN_WARM": "2", "THERMOSTAT_LOOKBACK_MINUTES": "120"}})
+                                   "THERMOSTAT_MIN_WARM": "2", "THERMOSTAT_STATE_BUCKET": "state"}})
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="state")
     seed_busy_minutes("orders-api", 4.0, 90)
+    with_account_settings(monkeypatch)
     out = tmp_path / "plan.json"
 
     # WHEN the plan command runs against it
-    status = main(["plan", "--stack", "thermostat", "--region", REGION, "--json", str(out)])
+    status = main(["plan", "--stack", "thermostat", "--region", REGION, "--dry-run", "--json", str(out)])
 
     # THEN only the tagged function is planned, at least its min, and nothing is warmed
     assert status == 0
     plan = json.loads(out.read_text())
-    assert [r["function"] for r in plan["plan"]] == ["orders-api"]
+    assert [r["key"] for r in plan["plan"]] == ["orders-api"]
     assert plan["plan"][0]["requested"] >= 2 and plan["plan"][0]["status"] == "planned"
-    assert plan["request"]["dry_run"] is True and plan["batches"] == [] and plan["warm_needed"] is False
+    assert plan["request"]["dry_run"] is True and plan["account"]["unreserved_in_use"] == 4
+    # AND it read what a run would read (its history bootstrap + the account) and wrote nothing at all
+    assert plan["collected"]["metric_reads"] == 2
+    assert s3.list_objects_v2(Bucket="state").get("KeyCount", 0) == 0
     printed = capsys.readouterr().out
-    assert "orders-api" in printed and "dry run: none was" in printed
+    assert "orders-api" in printed and "dry run: none was" in printed and "wrote nothing" in printed
+
+
+def test_plan_help_says_what_it_reads(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["plan", "--help"])
+    text = capsys.readouterr().out
+    assert "GetMetricData" in text and "never takes the lease, never writes" in text
 
 
 def test_plan_names_a_missing_stack(aws: None, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,32 +1,32 @@
-"""Collect Metrics, pure parts: target merging, query building, batching/pagination, series, coarsening."""
+"""Collect Metrics, pure parts with fakes: discovery precedence, opt-outs, MaxTargets, describe budget,
+CloudWatch read planning (windows, <= 500 queries per call, pages), freshness and the pings taken out."""
 
 from __future__ import annotations
 
-import json
-import logging
-import re
+import math
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from thermostat import models, series
-from thermostat.collect import (
-    COARSE_PERIODS,
-    MAX_QUERIES_PER_CALL,
-    METRICS,
-    Window,
-    build_queries,
-    coarsen,
-    collect,
-    fetch_metric_data,
-    metric_window,
-    to_points,
+from thermostat import models
+from thermostat.collect import fresh_record
+from thermostat.collect_reads import (
+    FRESH_MS,
+    MAX_TARGET_READS_PER_RUN,
+    due_reads,
+    fresh_value,
+    read_all,
+    read_interval_ms,
+    recent_peak,
 )
 from thermostat.config import DiscoverySettings
-from thermostat.discovery import Clients, account_limits, configured_targets, merge_targets, resolve_targets
-from thermostat.exceptions import ConfigurationError, MetricsUnavailableError
+from thermostat.discovery import account_limits, find_targets, merge_targets
+from thermostat.lambda_config import config_due, describe, refresh_after_ms
+from thermostat.metric_data import MAX_QUERIES_PER_CALL
+from thermostat.records import SLOT_MS, TargetRecord
 
 MINUTE = 60_000
 NOW = 1_763_800_012_345
@@ -36,31 +36,18 @@ def spec(function: str, source: str, qualifier: str | None = None, hi: int = 50)
     return {"function": function, "qualifier": qualifier, "min": 0, "max": hi, "source": source}  # type: ignore[typeddict-item]
 
 
-def target(function: str, qualifier: str | None = None, error: str | None = None) -> models.TargetMetrics:
-    t: models.TargetMetrics = {
-        "function": function, "qualifier": qualifier, "arn": f"arn:aws:lambda:us-east-1:1:function:{function}",
-        "min": 0, "max": 50, "source": "tag", "memory_mb": 128, "timeout_s": 3, "reserved_concurrency": None,
-        "current_concurrency": 0, "history": None}
-    if error:
-        t["error"] = error
-    return t
+def request(targets: list[models.TargetSpec], discover: bool = True) -> models.Request:
+    return {"targets": targets, "discover": discover, "quantile": 0.95, "horizon_minutes": 5, "dry_run": False}
 
 
-# --- which targets -------------------------------------------------------------------------------------
-
-
-def test_input_overrides_config_and_tags_per_function() -> None:
-    # GIVEN orders tagged (unqualified), configured as orders:live, and requested as orders:blue
-    merged = merge_targets([spec("orders", "tag"), spec("billing", "tag")],
-                           [spec("orders", "config", "live"), spec("search", "config")],
-                           [spec("arn:aws:lambda:us-east-1:1:function:orders", "input", "blue", hi=3)])
-    # THEN only the input's entry remains for orders; the others come through untouched
-    assert [(m["function"].rsplit(":", 1)[-1], m["qualifier"], m["source"]) for m in merged] == [
-        ("billing", None, "tag"), ("search", None, "config"), ("orders", "blue", "input")]
+def denied(operation: str, code: str = "AccessDeniedException") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "no"}}, operation)
 
 
 class FakeTagging:
-    def __init__(self, pages: list[list[str]], fail: bool = False) -> None:
+    """GetResources pages of (name, tag value)."""
+
+    def __init__(self, pages: list[list[tuple[str, str]]], fail: bool = False) -> None:
         self.pages, self.fail, self.kwargs = pages, fail, None
 
     def get_paginator(self, name: str) -> Any:
@@ -70,218 +57,283 @@ class FakeTagging:
     def paginate(self, **kwargs: Any) -> Any:
         self.kwargs = kwargs
         if self.fail:
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetResources")
-        return ({"ResourceTagMappingList": [{"ResourceARN": f"arn:aws:lambda:us-east-1:1:function:{n}"} for n in p]}
-                for p in self.pages)
+            raise denied("GetResources")
+        return ({"ResourceTagMappingList": [{"ResourceARN": f"arn:aws:lambda:us-east-1:1:function:{n}",
+                                             "Tags": [{"Key": "thermostat:enabled", "Value": v}]} for n, v in page]}
+                for page in self.pages)
 
 
-def request(targets: list[models.TargetSpec], discover: bool = True) -> models.Request:
-    return {"targets": targets, "discover": discover, "quantile": 0.95, "horizon_minutes": 5, "dry_run": False}
+# --- which targets ------------------------------------------------------------------------------------
 
 
-def test_tag_discovery_reads_every_page_with_the_tag_filter() -> None:
-    tagging = FakeTagging([["a", "b"], ["c"]])
-    settings = DiscoverySettings(tag_key="team:warm", tag_value="yes", min_warm=1, max_warm=7,
-                                 explicit_targets=({"function": "d", "max": 2},))
-    found = resolve_targets(request([spec("c", "input", hi=1)]), settings, tagging)
-    assert tagging.kwargs == {"ResourceTypeFilters": ["lambda:function"],
-                              "TagFilters": [{"Key": "team:warm", "Values": ["yes"]}]}
-    assert [(t["function"], t["source"], t["min"], t["max"]) for t in found] == [
-        ("a", "tag", 1, 7), ("b", "tag", 1, 7), ("d", "config", 1, 2), ("c", "input", 0, 1)]
+def test_input_overrides_config_and_tags_per_function() -> None:
+    # GIVEN orders tagged (unqualified), configured as orders:live, and requested as orders:blue
+    merged = merge_targets([spec("orders", "tag"), spec("billing", "tag")],
+                           [spec("orders", "config", "live"), spec("search", "config")],
+                           [spec("arn:aws:lambda:us-east-1:1:function:orders", "input", "blue", hi=3)])
+    # THEN only the input's entry remains for orders; the others come through, input first, then config, then tag
+    assert [(m["function"].rsplit(":", 1)[-1], m["qualifier"], m["source"]) for m in merged] == [
+        ("orders", "blue", "input"), ("search", None, "config"), ("billing", None, "tag")]
 
 
-def test_discover_false_uses_only_the_input_and_a_failed_discovery_keeps_the_rest(caplog: Any) -> None:
-    settings = DiscoverySettings(explicit_targets=({"function": "d"},))
-    assert [t["function"] for t in resolve_targets(request([spec("x", "input")], discover=False),
-                                                   settings, FakeTagging([["a"]]))] == ["x"]
-    with caplog.at_level(logging.ERROR):
-        found = resolve_targets(request([spec("x", "input")]), settings, FakeTagging([], fail=True))
-    assert [t["function"] for t in found] == ["d", "x"]
-    assert "tag_discovery_failed" in caplog.text
+def test_tag_discovery_reads_every_page_with_the_key_filter_and_honours_opt_outs() -> None:
+    tagging = FakeTagging([[("b", "true"), ("paused", "false")], [("a", "true")]])
+    settings = DiscoverySettings(explicit_targets=({"function": "paused"}, {"function": "cfg"}))
+    found = find_targets(request([]), settings, tagging)
+    # THEN the filter is the tag key alone (the opted-out functions come with the same calls), 100 per page
+    assert tagging.kwargs["TagFilters"] == [{"Key": "thermostat:enabled"}]
+    assert tagging.kwargs["ResourcesPerPage"] == 100
+    # AND tagged functions of every page are there (sorted), the configured opt-out is not, and it is said
+    assert [(t["function"], t["source"]) for t in found.targets] == [("cfg", "config"), ("a", "tag"), ("b", "tag")]
+    assert found.opted_out == ["paused"] and found.tagged == 2 and found.configured == 2
+    assert any("opted out by tag" in w for w in found.warnings)
 
 
-def test_bad_configured_target_is_a_configuration_error_naming_it() -> None:
-    with pytest.raises(ConfigurationError, match=r"THERMOSTAT_TARGETS\[1\]\.min"):
-        configured_targets(DiscoverySettings(explicit_targets=({"function": "a"}, {"function": "b", "min": -1})))
+def test_an_input_target_wins_over_an_opt_out() -> None:
+    found = find_targets(request([spec("paused", "input")]), DiscoverySettings(), FakeTagging([[("paused", "no")]]))
+    assert [(t["function"], t["source"]) for t in found.targets] == [("paused", "input")]
+
+
+def test_tag_discovery_failing_keeps_configured_and_requested_targets() -> None:
+    settings = DiscoverySettings(explicit_targets=({"function": "cfg"},))
+    found = find_targets(request([spec("req", "input")]), settings, FakeTagging([], fail=True))
+    assert [t["function"] for t in found.targets] == ["req", "cfg"]
+    assert any("tag discovery failed (AccessDeniedException" in w for w in found.warnings)
+
+
+def test_discover_false_reads_no_tags() -> None:
+    tagging = FakeTagging([[("a", "true")]])
+    found = find_targets(request([spec("req", "input")], discover=False), DiscoverySettings(), tagging)
+    assert [t["function"] for t in found.targets] == ["req"] and tagging.kwargs is None
+
+
+def test_max_targets_reports_the_targets_beyond_it_input_first() -> None:
+    tagging = FakeTagging([[(f"t{i:02d}", "true") for i in range(30)]])
+    found = find_targets(request([spec("mine", "input")]), DiscoverySettings(max_targets=10), tagging)
+    # THEN the input target is kept first, 9 tagged ones after it, and the other 21 are reported by name
+    assert [t["function"] for t in found.targets][:2] == ["mine", "t00"] and len(found.targets) == 10
+    assert found.over_limit[:2] == ["t09", "t10"] and len(found.over_limit) == 21
+    assert any(w.startswith("21 target(s) beyond MaxTargets=10 are not warmed: t09, t10") for w in found.warnings)
+
+
+# --- the account and each target's configuration -----------------------------------------------------
 
 
 class FakeLambda:
-    def __init__(self, fail_account: bool) -> None:
-        self.fail_account = fail_account
+    def __init__(self, functions: dict[str, int], reserved: dict[str, int] | None = None,
+                 provisioned: dict[tuple[str, str], int] | None = None, denied_ops: tuple[str, ...] = ()) -> None:
+        self.functions, self.reserved = functions, reserved or {}
+        self.provisioned, self.denied_ops = provisioned or {}, denied_ops
+        self.calls: Counter = Counter()
 
-    def get_account_settings(self) -> dict[str, Any]:
-        if self.fail_account:
-            raise ClientError({"Error": {"Code": "404", "Message": "Not yet implemented"}}, "GetAccountSettings")
-        return {"AccountLimit": {"ConcurrentExecutions": 3000, "UnreservedConcurrentExecutions": 2500}}
+    def get_account_settings(self) -> Any:
+        self.calls["account"] += 1
+        if "account" in self.denied_ops:
+            raise denied("GetAccountSettings")
+        return {"AccountLimit": {"ConcurrentExecutions": 1000,
+                                 "UnreservedConcurrentExecutions": 1000 - sum(self.reserved.values())}}
 
+    def get_paginator(self, name: str) -> Any:
+        assert name == "list_functions"
+        self.calls["list"] += 1
+        if "list" in self.denied_ops:
+            raise denied("ListFunctions")
+        names = sorted(self.functions)
+        pages = [names[i:i + 50] for i in range(0, len(names), 50)]
 
-def test_account_limits_and_their_fallback() -> None:
-    assert account_limits(FakeLambda(False), []) == {"concurrency_limit": 3000, "unreserved_concurrency": 2500}
-    reserved = [target("a"), target("b")]
-    reserved[0]["reserved_concurrency"] = 200
-    assert account_limits(FakeLambda(True), reserved) == {"concurrency_limit": 1000, "unreserved_concurrency": 800}
+        class Pages:
+            def paginate(_self) -> Any:
+                return ({"Functions": [{"FunctionName": n, "FunctionArn": f"arn:{n}", "MemorySize": self.functions[n],
+                                        "Timeout": 30} for n in page]} for page in pages)
+        return Pages()
 
+    def get_function_concurrency(self, FunctionName: str) -> Any:
+        self.calls["concurrency"] += 1
+        value = self.reserved.get(FunctionName)
+        return {} if value is None else {"ReservedConcurrentExecutions": value}
 
-# --- queries, batching, pagination ----------------------------------------------------------------------
-
-
-def test_window_is_minute_aligned_and_excludes_the_current_minute() -> None:
-    window = metric_window(NOW, 30)
-    assert window.end_ms == NOW - NOW % MINUTE and window.start_ms == window.end_ms - 30 * MINUTE
-    assert window.points == 30
-
-
-def test_queries_have_valid_ids_and_the_right_dimensions() -> None:
-    queries = build_queries([target("a"), target("b", "live"), target("gone", error="FunctionNotFound: x")], 60)
-    assert len(queries) == 2 * len(METRICS)
-    assert all(re.fullmatch(r"[a-z][a-zA-Z0-9_]*", q["Id"]) for q in queries)
-    assert len({q["Id"] for q in queries}) == len(queries)
-    by_id = {q["Id"]: q["MetricStat"] for q in queries}
-    assert by_id["t0_conc"]["Metric"] == {"Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
-                                          "Dimensions": [{"Name": "FunctionName", "Value": "a"}]}
-    assert by_id["t0_conc"]["Stat"] == "Maximum" and by_id["t0_conc"]["Period"] == 60
-    assert by_id["t1_inv"]["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": "b"},
-                                                       {"Name": "Resource", "Value": "b:live"}]
-    assert by_id["t1_ping"]["Metric"] == {"Namespace": "Thermostat", "MetricName": "WarmPing",
-                                          "Dimensions": [{"Name": "FunctionName", "Value": "b"}]}
-    assert (by_id["t1_real"]["Metric"]["MetricName"], by_id["t1_real"]["Stat"]) == ("RealInvocation", "Sum")
+    def get_provisioned_concurrency_config(self, FunctionName: str, Qualifier: str) -> Any:
+        self.calls["provisioned"] += 1
+        if (FunctionName, Qualifier) not in self.provisioned:
+            raise denied("GetProvisionedConcurrencyConfig", "ProvisionedConcurrencyConfigNotFoundException")
+        return {"AllocatedProvisionedConcurrentExecutions": self.provisioned[(FunctionName, Qualifier)]}
 
 
-class PagingCloudWatch:
-    """GetMetricData that answers each query with one value per minute, ``per_page`` values at a time."""
+def records(*keys: str) -> list[TargetRecord]:
+    out = []
+    for key in keys:
+        name, _, qualifier = key.partition(":")
+        out.append(fresh_record(key, name, qualifier or None, NOW))
+    return out
 
-    def __init__(self, per_page: int, fail_calls: set[int] | None = None) -> None:
-        self.per_page = per_page
+
+def test_account_settings_denied_is_unknown_never_a_default_quota() -> None:
+    limits = account_limits(FakeLambda({}, denied_ops=("account",)))
+    assert (limits.limit, limits.unreserved_limit, limits.has_reservations) == (None, None, None)
+    assert "AccessDeniedException" in (limits.problem or "")
+
+
+def test_describe_lists_once_and_skips_reserved_reads_when_the_account_reserves_nothing() -> None:
+    fake = FakeLambda({"a": 256, "b": 128, "c": 512})
+    recs = records("a", "b", "c:live", "gone")
+    out = describe(fake, recs, account_limits(fake).has_reservations, NOW)
+    # THEN one listing, no GetFunctionConcurrency (nothing reserved in the account), provisioned for the alias
+    assert fake.calls == Counter({"account": 1, "list": 1, "provisioned": 1})
+    assert [r.config.memory_mb for r in recs[:3]] == [256, 128, 512] and out.described == 3
+    assert all(r.config.read_at_ms == NOW for r in recs)
+    # AND the missing function is an error this run, remembered without listing again next run
+    assert out.errors == {"gone": "FunctionNotFound: gone was not found in the account"}
+    again = describe(fake, recs, False, NOW + MINUTE)
+    assert fake.calls["list"] == 1 and "gone" in again.errors
+
+
+def test_describe_reads_reserved_and_provisioned_within_a_call_budget_never_read_first() -> None:
+    fake = FakeLambda({f"f{i}": 128 for i in range(6)}, reserved={"f0": 5}, provisioned={("f1", "live"): 3})
+    recs = records("f0", "f1:live", "f2", "f3", "f4", "f5")
+    recs[5].config.read_at_ms = NOW - 10 * 3600_000  # read long ago: refreshed after the never-read ones
+    recs[5].config.arn = "arn:f5"
+    out = describe(fake, recs, True, NOW, call_budget=4)
+    # THEN f1:live costs 2 calls (reserved + provisioned), so only 3 targets fit; the rest wait, said so
+    assert out.described == 3 and out.deferred == 3
+    assert (recs[0].config.reserved, recs[1].config.provisioned) == (5, 3)
+    assert recs[3].config.read_at_ms == 0 and recs[3].config.memory_mb == 128  # listed, not yet complete
+    assert any("left for the next runs" in w for w in out.warnings)
+
+
+def test_a_listing_failure_keeps_known_configurations_and_flags_the_unknown() -> None:
+    fake = FakeLambda({}, denied_ops=("list",))
+    recs = records("known", "new")
+    recs[0].config.arn, recs[0].config.read_at_ms = "arn:known", NOW - 3 * 3600_000
+    out = describe(fake, recs, False, NOW)
+    assert list(out.errors) == ["new"] and recs[0].config.arn == "arn:known"
+    assert any("ListFunctions failed" in w for w in out.warnings)
+
+
+def test_configuration_refreshes_are_spread_over_the_runs() -> None:
+    ages = {refresh_after_ms(f"fn-{i}") for i in range(200)}
+    assert min(ages) >= 45 * MINUTE and max(ages) < 75 * MINUTE and len(ages) > 100
+    record = records("a")[0]
+    record.config.arn, record.config.read_at_ms = "arn:a", NOW
+    assert not config_due(record, NOW + 44 * MINUTE) and config_due(record, NOW + 75 * MINUTE)
+
+
+# --- CloudWatch ---------------------------------------------------------------------------------------
+
+
+def test_a_fresh_value_takes_the_pings_out_and_a_stale_one_is_unknown() -> None:
+    minute = NOW - NOW % MINUTE
+    points = {minute - 2 * MINUTE: 9.0, minute - 3 * MINUTE: 4.0, minute - 30 * MINUTE: 50.0}
+    # THEN the old minute is ignored, and the minute with 6 of our pings reads as 3 real
+    assert fresh_value(points, {minute - 2 * MINUTE: 6}, NOW) == 4
+    assert fresh_value({minute - 6 * MINUTE: 2.0}, {}, NOW) is None
+    assert FRESH_MS <= 5 * MINUTE
+
+
+def test_recent_peak_is_the_last_hours_highest_known_slot() -> None:
+    record = records("a")[0]
+    assert recent_peak(record, NOW) is None
+    record.peaks[-20] = 9.0  # 95 minutes ago: too old
+    record.peaks[-5] = 3.0
+    assert recent_peak(record, NOW) == 3
+
+
+def test_reads_are_due_bootstraps_first_and_bounded_per_run() -> None:
+    recs = records(*(f"t{i}" for i in range(5)))
+    for record in recs[:3]:
+        record.cw_read_at_ms = record.cw_through_ms = NOW - 30 * 3600_000  # scheduled: read long ago
+    due, deferred = due_reads(recs, NOW, 6, limit=3)
+    assert [r.key for r in due] == ["t3", "t4", "t0"] and deferred == 2
+    assert 0.8 * 6 * 3600_000 <= read_interval_ms("t0", 6) <= 1.2 * 6 * 3600_000
+
+
+class FakeCloudWatch:
+    """GetMetricData: 7 for the account, 2 for a function; the every-run reads answer 2 minutes ago, the history
+    reads at their window's start. Every call with more than one query takes two pages. Records the calls."""
+
+    def __init__(self, now_ms: int = NOW, fail: bool = False) -> None:
         self.calls: list[dict[str, Any]] = []
-        self.fail_calls = fail_calls or set()
+        self.now_ms, self.fail = now_ms, fail
 
-    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+    def get_metric_data(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
-        if len(self.calls) in self.fail_calls:
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "GetMetricData")
-        assert len(kwargs["MetricDataQueries"]) <= MAX_QUERIES_PER_CALL
-        start, end = kwargs["StartTime"], kwargs["EndTime"]
-        minutes = int((end - start).total_seconds() // 60)
-        offset = int(kwargs.get("NextToken", "0"))
-        page = range(offset, min(offset + self.per_page, minutes))
-        results = [{"Id": q["Id"], "StatusCode": "Complete",
-                    "Timestamps": [datetime.fromtimestamp(start.timestamp() + 60 * m, tz=UTC) for m in page],
-                    "Values": [float(m) for m in page]} for q in kwargs["MetricDataQueries"]]
-        response: dict[str, Any] = {"MetricDataResults": results}
-        if page.stop < minutes:
-            response["NextToken"] = str(page.stop)
-        return response
+        if self.fail:
+            raise denied("GetMetricData", "Throttling")
+        queries = kwargs["MetricDataQueries"]
+        assert len(queries) <= MAX_QUERIES_PER_CALL
+        half = len(queries) // 2
+        page = queries[half:] if "NextToken" in kwargs else queries[:half or len(queries)]
+        recent = datetime.fromtimestamp((self.now_ms - self.now_ms % MINUTE - 2 * MINUTE) / 1000, tz=UTC)
+        results = [{"Id": q["Id"], "StatusCode": "Complete", "Values": [7.0 if q["Id"] == "acct" else 2.0],
+                    "Timestamps": [kwargs["StartTime"] if q["Id"].startswith("h") else recent]} for q in page]
+        out: dict[str, Any] = {"MetricDataResults": results}
+        if half and "NextToken" not in kwargs:
+            out["NextToken"] = "page-2"
+        return out
 
 
-def test_many_targets_are_split_into_calls_of_at_most_500_queries_and_every_page_is_read() -> None:
-    # GIVEN 90 targets (540 queries) and an API that returns 4 of 10 minutes per page
-    queries = build_queries([target(f"f{i}") for i in range(90)], 60)
-    window = metric_window(NOW, 10)
-    cloudwatch = PagingCloudWatch(per_page=4)
-    values, calls = fetch_metric_data(cloudwatch, queries, window)
-    # THEN 2 chunks (500 + 40) x 3 pages = 6 calls, each with <= 500 queries, NextToken followed
-    assert calls == len(cloudwatch.calls) == 6
-    assert [len(c["MetricDataQueries"]) for c in cloudwatch.calls] == [500] * 3 + [40] * 3
-    assert [c.get("NextToken") for c in cloudwatch.calls] == [None, "4", "8"] * 2
-    assert all(c["ScanBy"] == "TimestampAscending" for c in cloudwatch.calls)
-    # AND every query got all its 10 minutes, merged across pages
-    assert len(values) == 540 and all(len(v) == 10 for v in values.values())
-    assert to_points(values["t89_thr"], window) == [float(m) for m in range(10)]
+def test_read_all_groups_windows_pages_and_chunks_of_500() -> None:
+    now = int(datetime.now(tz=UTC).timestamp() * 1000)
+    recs = [fresh_record(f"t{i}", f"t{i}", None, now) for i in range(1200)]
+    recs[0].config.reserved = 10
+    cloudwatch = FakeCloudWatch(now)
+    reads = read_all(cloudwatch, recs, {}, now, 6)
+    # THEN one call (+1 page) for the account and the reserved pool, then the bootstraps in chunks of 500
+    assert reads.metric_reads == 2 + MAX_TARGET_READS_PER_RUN and reads.deferred == 200
+    assert [len(c["MetricDataQueries"]) for c in cloudwatch.calls if "NextToken" not in c] == [2, 500, 500]
+    assert reads.calls == len(cloudwatch.calls) == 6  # every chunk took two pages
+    assert reads.histories == MAX_TARGET_READS_PER_RUN and reads.account_in_use == 7
+    assert reads.busy == {"t0": 2}
+    assert sum(r.cw_read_at_ms == now for r in recs) == MAX_TARGET_READS_PER_RUN
+    # AND the reserved pool is read on the function (reserved concurrency is the function's, not an alias')
+    queries = {q["Id"]: q for c in cloudwatch.calls for q in c["MetricDataQueries"]}
+    assert queries["c0"]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": "t0"}]
+    assert queries["acct"]["MetricStat"]["Metric"]["Dimensions"] == []
 
 
-def test_a_failing_chunk_is_logged_and_all_failing_raises(caplog: Any) -> None:
-    queries = build_queries([target(f"f{i}") for i in range(90)], 60)
-    window = metric_window(NOW, 5)
-    with caplog.at_level(logging.ERROR):
-        values, _ = fetch_metric_data(PagingCloudWatch(per_page=10, fail_calls={1}), queries, window)
-    assert len(values) == 40 and "get_metric_data_failed" in caplog.text
-    with pytest.raises(MetricsUnavailableError):
-        fetch_metric_data(PagingCloudWatch(per_page=10, fail_calls={1, 2}), queries, window)
+def test_a_qualified_targets_history_is_read_on_its_alias() -> None:
+    cloudwatch = FakeCloudWatch()
+    read_all(cloudwatch, records("orders:live"), {}, NOW, 6)
+    (history,) = [q for c in cloudwatch.calls for q in c["MetricDataQueries"] if q["Id"].startswith("h")]
+    assert history["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": "orders"},
+                                                             {"Name": "Resource", "Value": "orders:live"}]
+    assert history["MetricStat"]["Period"] == 300  # a bootstrap: 3 days by 5 minutes
 
 
-def test_points_align_on_the_window_and_gaps_are_none() -> None:
-    window = Window(start_ms=10 * MINUTE, end_ms=15 * MINUTE, period_s=60)
-    assert to_points({11 * MINUTE: 3.0, 14 * MINUTE: 1.0, 15 * MINUTE: 9.0, 2 * MINUTE: 9.0}, window) == [
-        None, 3.0, None, None, 1.0]
+def test_cloudwatch_down_is_reported_not_raised() -> None:
+    recs = records("a")
+    reads = read_all(FakeCloudWatch(fail=True), recs, {}, NOW, 6)
+    assert reads.unavailable and reads.account_in_use is None and reads.histories == 0 and reads.failed == 1
+    assert "Throttling" in (reads.error or "") and recs[0].cw_read_at_ms == 0
 
 
-def test_coarsening_keeps_max_sum_and_weighted_mean_on_aligned_buckets() -> None:
-    # GIVEN 7 minutes starting 2 minutes after a 5-minute boundary
-    start = 12 * MINUTE
-    conc: list[float | None] = [1.0, 4.0, None, 2.0, 3.0, 5.0, None]
-    inv: list[float | None] = [10.0, 30.0, None, 0.0, 10.0, 20.0, None]
-    dur: list[float | None] = [100.0, 200.0, None, None, 400.0, 100.0, None]
-    # WHEN coarsened to 5 minutes
-    assert coarsen(conc, start, 5, "max") == ([4.0, 5.0], 10 * MINUTE)
-    assert coarsen(inv, start, 5, "sum") == ([40.0, 30.0], 10 * MINUTE)
-    means, _ = coarsen(dur, start, 5, "mean", inv)
-    # THEN buckets start on the boundary (padded), durations are invocation-weighted
-    assert means == [pytest.approx((100 * 10 + 200 * 30) / 40), pytest.approx((400 * 10 + 100 * 20) / 30)]
-    assert coarsen([None, None], start, 5, "max") == ([None], 10 * MINUTE)
+def test_a_bootstrap_fills_three_days_of_a_new_record() -> None:
+    # GIVEN a new target (fresh_record) and CloudWatch answering 2 for every 5-minute slot of 3 days
+    now = int(datetime.now(tz=UTC).timestamp() * 1000)
+    record = fresh_record("a", "a", None, now)
+
+    class Steady(FakeCloudWatch):
+        def get_metric_data(self, **kwargs: Any) -> Any:
+            start = int(kwargs["StartTime"].timestamp() * 1000)
+            end = int(kwargs["EndTime"].timestamp() * 1000)
+            return {"MetricDataResults": [
+                {"Id": q["Id"], "StatusCode": "Complete",
+                 "Timestamps": [datetime.fromtimestamp(t / 1000, tz=UTC)
+                                for t in range(start, end, q["MetricStat"]["Period"] * 1000)],
+                 "Values": [2.0] * len(range(start, end, q["MetricStat"]["Period"] * 1000))}
+                for q in kwargs["MetricDataQueries"]]}
+
+    read_all(Steady(), [record], {}, now, 6)
+    known = [v for v in record.peaks if not math.isnan(v)]
+    # THEN nearly all 864 slots are known (the newest one or two are not published yet)
+    assert len(known) >= 860 and set(known) == {2.0}
+    assert record.peaks_start_ms <= now - 3 * 24 * 3600_000 + 2 * SLOT_MS
 
 
-class FullClients:
-    """Lambda + CloudWatch + tagging fakes for collect()."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-
-    def get_function_configuration(self, FunctionName: str, **_: Any) -> dict[str, Any]:
-        if FunctionName not in self.names:
-            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "Function not found"}},
-                              "GetFunctionConfiguration")
-        return {"FunctionArn": f"arn:aws:lambda:us-east-1:1:function:{FunctionName}", "MemorySize": 256,
-                "Timeout": 9}
-
-    def get_function_concurrency(self, FunctionName: str) -> dict[str, Any]:
-        return {"ReservedConcurrentExecutions": 40} if FunctionName == "n1" else {}
-
-    def get_account_settings(self) -> dict[str, Any]:
-        return {"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 960}}
-
-
-def run_state(targets: list[models.TargetSpec]) -> models.RunState:
-    return {"run": {"id": "arn:x", "name": "x", "started_at_ms": NOW, "round": 0},
-            "request": request(targets, discover=False), "enabled": True}
-
-
-def test_collect_keeps_missing_targets_and_coarsens_to_fit_the_budget(caplog: Any) -> None:
-    # GIVEN 20 targets with a distinct value every minute of a day, one missing function, a 60 KB budget
-    names = [f"n{i}" for i in range(20)]
-    fake = FullClients(names)
-    clients = Clients(lambda_=fake, cloudwatch=PagingCloudWatch(per_page=1440), tagging=FakeTagging([]))
-    specs = [spec(n, "input") for n in [*names, "missing"]]
-    with caplog.at_level(logging.WARNING):
-        state = collect(run_state(specs), clients, DiscoverySettings(lookback_minutes=1440), NOW, budget_bytes=60_000)
-    targets = {t["function"]: t for t in state["targets"]}
-    # THEN the missing function is kept with its error and no history; the rest are described
-    assert targets["missing"]["error"].startswith("FunctionNotFound: ") and targets["missing"]["history"] is None
-    n1 = targets["n1"]
-    assert (n1["memory_mb"], n1["timeout_s"], n1["reserved_concurrency"]) == (256, 9, 40)
-    assert state["account"] == {"concurrency_limit": 1000, "unreserved_concurrency": 960}
-    # AND histories were coarsened to the finest period that fits, with a log saying so
-    history = targets["n0"]["history"]
-    assert history is not None and history["period_s"] in COARSE_PERIODS and history["period_s"] > 60
-    assert len(json.dumps(state, separators=(",", ":"))) <= 60_000
-    assert "history_coarsened" in caplog.text
-    # AND the coarse series start on a period boundary and keep Maximum / Sum (the fake's value = minute index)
-    factor = history["period_s"] // 60
-    assert history["start_ms"] % (history["period_s"] * 1000) == 0
-    pad = (metric_window(NOW, 1440).start_ms - history["start_ms"]) // MINUTE
-    concurrency = series.decode(history["concurrency"])
-    invocations = series.decode(history["invocations"])
-    assert len(concurrency) == history["points"] == -(-(1440 + pad) // factor)
-    assert concurrency[0] == factor - pad - 1 and concurrency[-1] == 1439
-    assert invocations[1] == sum(range(factor - pad, 2 * factor - pad))
-    assert targets["n0"]["current_concurrency"] == 1439
-
-
-def test_timestamps_in_every_raw_form_become_epoch_ms() -> None:
-    from datetime import UTC, datetime
-
-    from thermostat.collect import _ms
-
-    when = datetime(2026, 11, 22, 17, 0, tzinfo=UTC)
-    expected = int(when.timestamp() * 1000)
-    assert _ms(when) == _ms(int(when.timestamp())) == _ms(when.timestamp()) == expected
-    assert _ms("2026-11-22T17:00:00Z") == _ms(str(int(when.timestamp()))) == expected
+@pytest.mark.parametrize("reserved", [None, 5])
+def test_only_reserved_targets_get_an_every_run_read(reserved: int | None) -> None:
+    recs = records("a")
+    recs[0].config.reserved = reserved
+    recs[0].cw_read_at_ms = recs[0].cw_through_ms = NOW  # history just read
+    cloudwatch = FakeCloudWatch()
+    reads = read_all(cloudwatch, recs, {}, NOW, 6)
+    assert reads.metric_reads == (2 if reserved else 1)

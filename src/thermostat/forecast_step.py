@@ -1,0 +1,81 @@
+"""State "Forecast": CollectedState -> CollectedState + ``forecast`` (an envelope of :class:`models.ForecastDoc`).
+
+The records are loaded read-only (Collect Metrics saved them a moment ago; Summarize saves the memos this
+forecast refreshed). Per target, the owner's policy: ``min`` -> floor, ``max`` -> cap, the price per cold
+start of the target (execution input) > of the request > of the stack; the horizon of the request. The
+monthly budget is the request's, else the stack's (0 = none). ``warm_now`` = what the last plan sent, when
+it is recent (a level above it pays a warming init). numpy/statsmodels are imported only here, lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from thermostat import claims, models
+from thermostat.collect import decode_records
+from thermostat.config import ForecastSettings
+from thermostat.exceptions import InvalidInputError
+from thermostat.records import TargetRecord
+from thermostat.store import StateStore
+
+if TYPE_CHECKING:
+    from thermostat.forecast import FleetForecast, TargetPolicy
+
+logger = logging.getLogger(__name__)
+
+WARM_NOW_MS = 15 * 60_000  # a last plan younger than this still has its environments warm
+
+
+def policies(targets: Sequence[models.TargetPlanInput], request: Mapping[str, Any], settings: ForecastSettings
+             ) -> list[tuple[str, TargetPolicy]]:
+    from thermostat.forecast import TargetPolicy
+
+    default_price = request.get("price_per_cold_start", settings.price_per_cold_start)
+    horizon = int(request.get("horizon_minutes", settings.horizon_minutes))
+    return [(t["key"], TargetPolicy(floor=t["min"], cap=t["max"],
+                                    price_per_cold_start=(t["price_per_cold_start"]
+                                                          if t["price_per_cold_start"] is not None else default_price),
+                                    horizon_minutes=horizon, use_statsmodels=settings.use_statsmodels))
+            for t in targets if "error" not in t]
+
+
+def monthly_budget(request: Mapping[str, Any], settings: ForecastSettings) -> float | None:
+    budget = request.get("monthly_budget_usd", settings.monthly_budget_usd)
+    return float(budget) if budget else None
+
+
+def warm_now(records: Mapping[str, TargetRecord], now_ms: int) -> dict[str, int]:
+    return {key: r.last_plan.requested for key, r in records.items()
+            if r.last_plan is not None and now_ms - r.last_plan.at_ms <= WARM_NOW_MS}
+
+
+def forecast_targets(records: Mapping[str, TargetRecord], targets: Sequence[models.TargetPlanInput],
+                     request: Mapping[str, Any], settings: ForecastSettings, now_ms: int) -> FleetForecast:
+    """Every readable target's forecast (records are updated in place: their memos)."""
+    from thermostat.forecast import forecast_fleet
+
+    return forecast_fleet(records, policies(targets, request, settings), now_ms,
+                          monthly_budget_usd=monthly_budget(request, settings), warm_now=warm_now(records, now_ms))
+
+
+def forecast_doc(fleet: FleetForecast) -> models.ForecastDoc:
+    return {"targets": [t.to_json() for t in fleet.targets],  # type: ignore[misc]
+            "memos": fleet.memos, "budget_note": fleet.budget_note}
+
+
+def forecast_state(state: Mapping[str, Any], store: StateStore, settings: ForecastSettings, now_ms: int
+                   ) -> dict[str, Any]:
+    """The Forecast state: Collect's output + ``forecast``."""
+    for key in ("run", "request", "targets"):
+        if not isinstance(state.get(key), dict):
+            raise InvalidInputError(key, "missing: Forecast needs the Collect Metrics output (CollectedState)")
+    targets: list[models.TargetPlanInput] = claims.resolve(store, state["targets"], "targets")
+    records, _ = decode_records(store.load().records)
+    fleet = forecast_targets(records, targets, state["request"], settings, now_ms)
+    run: models.RunInfo = state["run"]
+    logger.info("forecast_done", extra={"targets": len(fleet.targets), "seconds": round(fleet.seconds, 3),
+                                        "desired": sum(t.desired for t in fleet.targets), "terms": fleet.terms,
+                                        "budget_note": fleet.budget_note})
+    return {**state, "forecast": claims.offload(store, models.run_name_of(run), "forecast", forecast_doc(fleet))}
