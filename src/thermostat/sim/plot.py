@@ -38,9 +38,10 @@ def plot(doc: dict[str, Any], path: Path) -> None:
                    [n for n in fixed_names if policies[n].get("kind") == "fixed" and _power_of_two(n)])
     for name, p in policies.items():
         on_frontier = name in best
-        ax.scatter(xs[name], ys[name], s=60 if on_frontier else 30, zorder=3,
-                   color="tab:green" if on_frontier else "tab:gray",
-                   marker="*" if p["kind"] == "thermostat" else "o", edgecolors="black", linewidths=0.5)
+        thermostat = p["kind"] == "thermostat"
+        ax.scatter(xs[name], ys[name], s=140 if thermostat else (60 if on_frontier else 30), zorder=4,
+                   color="tab:red" if thermostat else ("tab:green" if on_frontier else "tab:gray"),
+                   marker="*" if thermostat else "o", edgecolors="black", linewidths=0.5)
         if p["kind"] != "fixed" or name in labelled:
             label = f"{name}\n$0" if costs[name] <= 0 else f"{name}\n${costs[name]:,.2f}"
             ax.annotate(label, (xs[name], ys[name]), textcoords="offset points", xytext=(6, 6), fontsize=7)

@@ -47,13 +47,23 @@ class Policy:
 MAX_FIXED = 1000
 
 
+def fixed_series(low: int, high: int) -> list[int]:
+    """A..B: A, B and, between them, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, ... (each power of two and 1.5 times
+    one: a warmer of N costs N times one of 1, so this spaces the curve evenly on a log scale)."""
+    series, power = {low, high}, 1
+    while power <= high:
+        series.update(n for n in (power, power + power // 2) if low <= n <= high)
+        power *= 2
+    return sorted(series)
+
+
 def _counts(raw: str, rest: str) -> list[int]:
-    """``N``, ``A:B:C`` (a list) or ``A..B`` (every whole number from A to B)."""
+    """``N``, ``A:B:C`` (a list) or ``A..B`` (:func:`fixed_series`)."""
     if ".." in rest:
         low, _, high = rest.partition("..")
         if not (low.isdigit() and high.isdigit()) or not 1 <= int(low) <= int(high) <= MAX_FIXED:
             raise ValueError(f"policy {raw!r}: a range is fixed:A..B with 1 <= A <= B <= {MAX_FIXED}")
-        return list(range(int(low), int(high) + 1))
+        return fixed_series(int(low), int(high))
     counts = []
     for number in rest.split(":"):
         if not number.isdigit() or not 1 <= int(number) <= MAX_FIXED:
@@ -73,8 +83,9 @@ def _price(raw: str, text: str) -> float:
 
 
 def parse_policies(text: str) -> list[Policy]:
-    """``none,fixed:1,fixed:8,...``; ``fixed:1:2:4`` is ``fixed:1,fixed:2,fixed:4``; ``fixed:1..64`` every N from
-    1 to 64; ``thermostat@0.001`` the thermostat at that price per cold start (several trace its curve)."""
+    """``none,fixed:1,fixed:8,...``; ``fixed:1:2:4`` is ``fixed:1,fixed:2,fixed:4``; ``fixed:1..64`` is 1, 2, 3, 4, 6,
+    8, 12, 16, 24, 32, 48, 64; ``thermostat@0.001`` the thermostat at that price per cold start (several trace
+    its curve)."""
     out: list[Policy] = []
     for raw in (part.strip() for part in text.split(",")):
         if not raw:

@@ -74,8 +74,6 @@ class ThermostatTarget:
         self.real_cold_seen = 0
         self.terms: dict[str, int] = {}
         self.warm = 0
-        self._account: models.AccountLimits = {"concurrency_limit": settings.account_unreserved,
-                                               "unreserved_concurrency": settings.account_unreserved}
 
     def decide(self, minute: int) -> int:
         now = self.start_ms + minute * MINUTE_MS
@@ -95,13 +93,20 @@ class ThermostatTarget:
         desired = sizing.desired
         if desired <= 0:
             return 0
-        target: models.TargetForecast = {
-            "function": record.function, "qualifier": None, "arn": record.function, "min": self.policy.floor,
-            "max": self.policy.cap, "memory_mb": record.config.memory_mb, "timeout_s": 900,
-            "reserved_concurrency": None, "current_concurrency": 0,
-            "forecast": {"desired": desired, "quantile": 0.0, "model": sizing.term, "reason": "", "point": 0.0},
+        # the planner's concurrency budget, as the Plan state applies it: the function's own account here
+        # (each function of the Azure sample has its own owner), real traffic in use as CloudWatch last showed it
+        in_use = self.view.concurrency[max(0, minute - self.settings.metrics_delay_minutes - 1)]
+        target: models.TargetPlanInput = {
+            "key": record.key, "function": record.function, "qualifier": None, "source": "tag",
+            "min": self.policy.floor, "max": self.policy.cap, "price_per_cold_start": None,
+            "memory_mb": record.config.memory_mb, "reserved": None, "provisioned": 0, "busy": None,
+            "recent_peak": None, "described": True, "send_ahead_ms": record.send_ahead_ms, "protocol": 2,
         }
-        return planning.allocate([target], self._account, self.settings.plan.budget_share)[0].requested
+        account: models.AccountView = {"limit": self.settings.account_unreserved,
+                                       "unreserved_limit": self.settings.account_unreserved,
+                                       "unreserved_in_use": int(in_use), "read_at_ms": now}
+        need = planning.Need(target, desired, sizing.term, sizing.reason)
+        return planning.allocate([need], account, self.settings.plan.budget_share)[0].requested
 
     def observe(self, minute: int, sent: int, answers: list[AnswerTuple], busy_after: int) -> None:
         now = self.start_ms + minute * MINUTE_MS

@@ -14,10 +14,12 @@ from .conftest import make_trace
 
 
 def test_parse_policies_reads_every_kind_fixed_lists_ranges_and_priced_thermostats() -> None:
-    parsed = parse_policies("none, fixed:1,fixed:2:8,fixed:10..12,reactive,thermostat,thermostat@0.001,oracle,"
+    parsed = parse_policies("none, fixed:1,fixed:2:8,fixed:10..33,reactive,thermostat,thermostat@0.001,oracle,"
                             "provisioned")
-    assert [p.name for p in parsed] == ["none", "fixed:1", "fixed:2", "fixed:8", "fixed:10", "fixed:11", "fixed:12",
-                                        "reactive", "thermostat", "thermostat@0.001", "oracle", "provisioned"]
+    assert [p.name for p in parsed] == ["none", "fixed:1", "fixed:2", "fixed:8", "fixed:10", "fixed:12", "fixed:16",
+                                        "fixed:24", "fixed:32", "fixed:33", "reactive", "thermostat",
+                                        "thermostat@0.001", "oracle", "provisioned"]
+    assert [p.n for p in parse_policies("fixed:1..64")] == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     assert parsed[-3].price == 0.001 and parsed[-4].price is None
 
 
