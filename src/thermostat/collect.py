@@ -24,26 +24,11 @@ from thermostat.config import DiscoverySettings
 from thermostat.discovery import OVER_LIMIT_SAMPLE, Clients, account_limits, find_targets, spec_key
 from thermostat.exceptions import StateConflictError
 from thermostat.lambda_config import describe
-
-# ``thermostat export`` (sim/export.py) imports the six per-function history metrics from here; they live in
-# thermostat.metric_data now (import them from there; this re-export goes once it does).
-from thermostat.metric_data import (  # noqa: F401
-    METRICS,
-    build_queries,
-    fetch_metric_data,
-    metric_window,
-    query_id,
-    to_points,
-)
 from thermostat.records import (
-    HISTORY_SLOTS,
-    NAN,
-    SLOT_MS,
     TargetRecord,
     new_record,
     record_from_json,
     record_to_json,
-    slot_of,
 )
 from thermostat.store import Lease, StateStore
 from thermostat.validation import function_name
@@ -81,15 +66,6 @@ def encode_records(records: dict[str, TargetRecord]) -> dict[str, dict[str, Any]
     return {key: record_to_json(record) for key, record in records.items()}
 
 
-def fresh_record(key: str, function: str, qualifier: str | None, now_ms: int) -> TargetRecord:
-    """A new target's record whose slot series already spans the 3 days its first CloudWatch read covers
-    (``new_record`` starts the series now, and a merge never writes slots before its start)."""
-    record = new_record(key, function, qualifier, now_ms)
-    record.peaks_start_ms = slot_of(now_ms) - (HISTORY_SLOTS - 1) * SLOT_MS
-    record.peaks = [NAN] * HISTORY_SLOTS
-    return record
-
-
 def request_view(request: models.Request) -> models.RequestView:
     return cast(models.RequestView, {**request, "targets": len(request["targets"])})
 
@@ -119,7 +95,7 @@ def gather(request: models.Request, clients: Clients, settings: DiscoverySetting
         key = spec_key(spec)
         record = records.get(key)
         if record is None:
-            record = records[key] = fresh_record(key, function_name(spec["function"]), spec["qualifier"], now_ms)
+            record = records[key] = new_record(key, function_name(spec["function"]), spec["qualifier"], now_ms)
         record.last_seen_ms = now_ms
         specs.append((record, spec))
     mine = [record for record, _ in specs]

@@ -14,9 +14,13 @@ paginated): the bootstrap is 3 days by 5 minutes, an incremental read is per min
 ``cw_through_ms``. At most :data:`MAX_TARGET_READS_PER_RUN` history reads a run (never-read targets first),
 so a 5,000-target fleet bootstraps over a few runs instead of one slow one.
 
-Freshness: a datapoint counts for "now" when its minute started at most :data:`FRESH_MS` ago. A value is
-taken over the fresh minutes, the warmer's own pings taken out (record ping logs); a minute without a ping
-is exact. No fresh datapoint = unknown (``None``): the planner treats it as busy.
+Freshness: for a reserved pool, a datapoint counts for "now" when its minute started at most
+:data:`FRESH_MS` ago. For the account, the window is :data:`ACCOUNT_FRESH_MS`: CloudWatch has no datapoint
+for a minute in which nothing ran, and the workflow's own functions run every schedule period, so a quiet
+account still shows the previous run; the account is taken to be as busy as the busiest minute of that
+window (the minutes the metric has not reported yet are assumed no quieter). A value is taken over the
+fresh minutes, the warmer's own pings taken out (record ping logs). No fresh datapoint = unknown (``None``):
+the planner treats it as busy (no ping).
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from thermostat.telemetry import MINUTE_MS, merge_cloudwatch, read_due, read_win
 
 logger = logging.getLogger(__name__)
 
-FRESH_MS = 4 * MINUTE_MS  # a datapoint whose minute started longer ago than this is stale (metric lag)
-CURRENT_LOOKBACK_MS = 10 * MINUTE_MS  # the window of the every-run reads
+FRESH_MS = 4 * MINUTE_MS  # a reserved pool's datapoint older than this is stale (metric lag)
+ACCOUNT_FRESH_MS = 16 * MINUTE_MS  # the account: covers the previous run of a 5- or 10-minute schedule
+CURRENT_LOOKBACK_MS = ACCOUNT_FRESH_MS  # the window of the every-run reads
 MAX_TARGET_READS_PER_RUN = 1000  # history reads per run at most (bootstraps spread over runs)
 RECENT_PEAK_MS = 3600_000  # "highest known real peak of the last hour" (the reserved-pool fallback)
 ACCOUNT_QUERY = "acct"
@@ -58,9 +63,10 @@ def pings_by_minute(records: Iterable[TargetRecord], since_ms: int) -> dict[int,
     return out
 
 
-def fresh_value(points: Mapping[int, float], pings: Mapping[int, int], now_ms: int) -> int | None:
+def fresh_value(points: Mapping[int, float], pings: Mapping[int, int], now_ms: int,
+                fresh_ms: int = FRESH_MS) -> int | None:
     """Real concurrency now: the largest fresh datapoint, less the pings of its minute; None = no fresh one."""
-    fresh = [(ts, value) for ts, value in points.items() if ts >= now_ms - FRESH_MS]
+    fresh = [(ts, value) for ts, value in points.items() if ts >= now_ms - fresh_ms]
     if not fresh:
         return None
     return math.ceil(max(max(value - pings.get(ts - ts % MINUTE_MS, 0), 0.0) for ts, value in fresh))
@@ -129,7 +135,7 @@ def read_all(cloudwatch: Any, targets: Sequence[TargetRecord], unreserved_pings:
     account = now_read.values.get(ACCOUNT_QUERY)
     if account is not None:
         out.account_newest_ms = max(account) if account else None
-        out.account_in_use = fresh_value(account, unreserved_pings, now_ms)
+        out.account_in_use = fresh_value(account, unreserved_pings, now_ms, ACCOUNT_FRESH_MS)
     for i, record in enumerate(reserved):
         points = now_read.values.get(f"c{i}")
         own = pings_by_minute([record], now_ms - CURRENT_LOOKBACK_MS)

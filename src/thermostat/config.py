@@ -147,7 +147,7 @@ class RunSettings:
     enabled: bool = True
     quantile: float = 0.95
     horizon_minutes: int = 5
-    min_warm: int = 0
+    min_warm: int = 1
     max_warm: int = 100  # the default of a target's max, and the bound of its min and max
     kill_switch_parameter: str = ""  # SSM parameter name; "" = only `enabled` decides
 

@@ -30,10 +30,6 @@ PRICES = Prices()
 MONTH_SECONDS = 30 * 86_400
 MINUTES_PER_MONTH = MONTH_SECONDS // 60
 
-# Standard-workflow transitions of one run outside the Map: Validate Input, Enabled?, Collect Metrics,
-# Forecast, Plan, Anything To Warm?, Warm (Map), Summarize, Shortfall?, Report.
-TRANSITIONS_PER_RUN = 10
-TRANSITIONS_PER_BATCH = 1  # one Task state entered per Map iteration (plus one per retry)
 EXPRESS_MIN_MEMORY_MB = 64
 EXPRESS_BILLING_INCREMENT_MS = 100
 
@@ -65,11 +61,6 @@ def sfn_express_usd(requests: int, duration_ms: float, memory_mb: float = EXPRES
     memory = max(memory_mb, EXPRESS_MIN_MEMORY_MB)
     return max(requests, 0) * (prices.sfn_express_request
                                + gb_seconds(memory, billed_ms) * prices.sfn_express_gb_second)
-
-
-def standard_run_transitions(batches: int, retries: int = 0, rounds: int = 1) -> int:
-    """Transitions one Standard execution is billed for: proportional to batches, not pings."""
-    return TRANSITIONS_PER_RUN + (rounds - 1) * 3 + TRANSITIONS_PER_BATCH * (batches + retries)
 
 
 def get_metric_data_usd(metrics: int, prices: Prices = PRICES) -> float:

@@ -1,8 +1,9 @@
 """What Lambda says about each target, cached in its record's ``config`` (Collect Metrics).
 
-A configuration is refreshed about hourly, each target at its own jittered time so refreshes spread over
-the runs: ``lambda:ListFunctions`` at most once per run, only when some target's configuration is missing
-or stale (memory, timeout, ARN, existence; an alias is described by its function's ``$LATEST``), then
+Memory, timeout, ARN and existence come from ``lambda:ListFunctions``, which pages through the whole
+account: it runs when a target was never listed, else about once an hour, and one listing refreshes every
+target (an alias is described by its function's ``$LATEST``). Reserved and provisioned concurrency are
+refreshed about hourly, each target at its own jittered time so refreshes spread over the runs:
 ``GetFunctionConcurrency`` (reserved; skipped when the account reserves nothing at all) and, for an alias or
 version, ``GetProvisionedConcurrencyConfig`` — within a per-run call budget, never-read targets first
 (Lambda's control plane allows about 15 such requests per second). A target that cannot be read is kept
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 CONFIG_REFRESH_MS = 45 * 60_000  # a configuration is re-read after 45 min + a per-target jitter of up to 30 min
 CONFIG_JITTER_MS = 30 * 60_000
 MISSING_RECHECK_MS = 15 * 60_000  # a function found missing is looked for again after this
+LIST_REFRESH_MS = 60 * 60_000  # memory, timeout and existence of every target: one listing an hour
 DESCRIBE_CALLS_PER_RUN = 120  # GetFunctionConcurrency / GetProvisionedConcurrencyConfig calls per run at most
 DESCRIBE_WORKERS = 4  # parallel calls (the control plane allows ~15 requests/s; the SDK retries throttles)
 _AWS_ERRORS = (ClientError, BotoCoreError)
@@ -109,6 +111,8 @@ def describe(lambda_client: Any, records: list[TargetRecord], reservations: bool
             out.errors[record.key] = f"FunctionNotFound: {record.function} was not found in the account"
     if not due:
         return out
+    if not listing_due(records, now_ms):
+        return _describe_settings(lambda_client, due, reservations, now_ms, call_budget, out)
     try:
         listing: dict[str, dict[str, Any]] | None = list_functions(lambda_client)
         out.listed = True
@@ -121,19 +125,39 @@ def describe(lambda_client: Any, records: list[TargetRecord], reservations: bool
             if record.config.read_at_ms <= 0:
                 out.errors[record.key] = "ListFunctions failed: configuration unknown"
         return out
-    calls_each = (1 if reservations is not False else 0)
-    budget = call_budget
-    todo: list[TargetRecord] = []
-    for record in due:
+    missing = set()
+    for record in records:  # one listing refreshes every target's memory, timeout and existence
         fn = listing.get(record.function)
         cfg = record.config
+        cfg.listed_at_ms = now_ms
         if fn is None:  # remembered as missing (arn "") until the next refresh
             cfg.arn, cfg.read_at_ms = "", now_ms
             out.errors[record.key] = f"FunctionNotFound: {record.function} was not found in the account"
+            missing.add(record.key)
             continue
         cfg.arn = str(fn.get("FunctionArn", ""))
         cfg.memory_mb = int(fn.get("MemorySize", cfg.memory_mb))
         cfg.timeout_s = int(fn.get("Timeout", cfg.timeout_s))
+    return _describe_settings(lambda_client, [r for r in due if r.key not in missing], reservations, now_ms,
+                              call_budget, out)
+
+
+def listing_due(records: list[TargetRecord], now_ms: int) -> bool:
+    """ListFunctions runs when a target was never listed, or the last listing is older than LIST_REFRESH_MS:
+    about once an hour for the whole fleet, not every run (it pages through every function of the account)."""
+    return any(r.config.listed_at_ms <= 0 or now_ms - r.config.listed_at_ms >= LIST_REFRESH_MS for r in records)
+
+
+def _describe_settings(lambda_client: Any, due: list[TargetRecord], reservations: bool | None, now_ms: int,
+                       call_budget: int, out: Described) -> Described:
+    """Reserved and provisioned concurrency of the due targets, within the run's call budget."""
+    calls_each = (1 if reservations is not False else 0)
+    budget = call_budget
+    todo: list[TargetRecord] = []
+    for record in due:
+        cfg = record.config
+        if not cfg.arn:
+            continue
         calls = calls_each + (1 if record.qualifier is not None else 0)
         if calls == 0:
             cfg.reserved, cfg.provisioned, cfg.read_at_ms = None, 0, now_ms

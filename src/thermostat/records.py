@@ -48,6 +48,7 @@ class FunctionConfig:
     reserved: int | None = None  # reserved concurrency of the function; None = draws on the unreserved pool
     provisioned: int = 0  # provisioned concurrency configured on the target's qualifier
     read_at_ms: int = 0  # 0 = never read: the concurrency budget treats the target as unknown
+    listed_at_ms: int = 0  # when memory/timeout/ARN last came from a ListFunctions listing
 
 
 @dataclass
@@ -95,6 +96,18 @@ class TargetRecord:
         if excess > 0:
             del self.peaks[:excess]
             self.peaks_start_ms += excess * SLOT_MS
+
+    def ensure_from(self, from_ms: int) -> None:
+        """Grow ``peaks`` backwards with unknown slots so it starts at the slot of ``from_ms`` (a first
+        CloudWatch read covers the days before the target was seen); never beyond 3 days in all."""
+        first = slot_of(from_ms)
+        if not self.peaks:
+            self.ensure_slots(from_ms)
+        end = self.peaks_start_ms + len(self.peaks) * SLOT_MS
+        first = max(first, end - HISTORY_SLOTS * SLOT_MS)
+        if first < self.peaks_start_ms:
+            self.peaks[:0] = [NAN] * ((self.peaks_start_ms - first) // SLOT_MS)
+            self.peaks_start_ms = first
 
     def slot_index(self, at_ms: int) -> int:
         return (slot_of(at_ms) - self.peaks_start_ms) // SLOT_MS
@@ -172,7 +185,8 @@ def record_to_json(record: TargetRecord) -> dict[str, Any]:
         "send_ahead_ms": record.send_ahead_ms, "init_ms": record.init_ms,
         "cw": [record.cw_read_at_ms, record.cw_through_ms, record.cw_early],
         "saturated_at_ms": record.saturated_at_ms, "protocol": record.protocol,
-        "config": [cfg.arn, cfg.memory_mb, cfg.timeout_s, cfg.reserved, cfg.provisioned, cfg.read_at_ms],
+        "config": [cfg.arn, cfg.memory_mb, cfg.timeout_s, cfg.reserved, cfg.provisioned, cfg.read_at_ms,
+                   cfg.listed_at_ms],
         "model": record.model,
     }
     if record.last_plan is not None:
@@ -185,7 +199,7 @@ def record_from_json(doc: dict[str, Any]) -> TargetRecord:
     """Raises ``ValueError``/``KeyError``/``TypeError`` on a malformed record (the caller rebuilds it)."""
     if doc.get("v") != RECORD_FORMAT:
         raise ValueError(f"record format {doc.get('v')!r} is not {RECORD_FORMAT}")
-    arn, memory, timeout, reserved, provisioned, read_at = doc["config"]
+    arn, memory, timeout, reserved, provisioned, read_at, listed_at = doc["config"]
     read_cw, through, early = doc["cw"]
     plan = doc.get("last_plan")
     return TargetRecord(
@@ -201,7 +215,7 @@ def record_from_json(doc: dict[str, Any]) -> TargetRecord:
         saturated_at_ms=int(doc.get("saturated_at_ms", 0)),
         protocol=int(doc.get("protocol", 2)),
         config=FunctionConfig(str(arn), int(memory), int(timeout), None if reserved is None else int(reserved),
-                              int(provisioned), int(read_at)),
+                              int(provisioned), int(read_at), int(listed_at)),
         last_plan=None if plan is None else LastPlan(int(plan[0]), int(plan[1]), int(plan[2]), str(plan[3]),
                                                      str(plan[4])),
         model=dict(doc.get("model") or {}),

@@ -168,6 +168,7 @@ def merge_cloudwatch(record: TargetRecord, points: Sequence[tuple[int, float]], 
     values = {ts - ts % step: value for ts, value in points if start_ms <= ts < end_ms}
     pings = _pings_by(step, record.pings, start_ms, end_ms)
     record.ensure_slots(max(end_ms - 1, start_ms))
+    record.ensure_from(start_ms)  # a first read covers the days before the target was seen
     for slot in range(slot_of(start_ms), end_ms, SLOT_MS):
         clean: list[float] = []
         dirty: list[float] = []

@@ -149,7 +149,7 @@ def test_collect_metrics_reads_but_cannot_invoke(resources):
     statements = resources["CollectMetricsFunction"]["Properties"]["Policies"][0]["Statement"]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"tag:GetResources", "lambda:ListFunctions", "cloudwatch:GetMetricData", "lambda:GetAccountSettings",
-            "lambda:GetFunctionConfiguration", "lambda:GetFunctionConcurrency",
+            "lambda:GetFunctionConcurrency",
             "lambda:GetProvisionedConcurrencyConfig"} <= actions
     assert not any(a.endswith(("InvokeFunction", "*")) or a.startswith(("lambda:Put", "lambda:Update"))
                    for a in actions)

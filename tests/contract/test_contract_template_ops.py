@@ -46,7 +46,7 @@ EXPECTED_GRANTS = {
     "CollectMetricsFunction": {
         ("tag:GetResources", "*"), ("lambda:ListFunctions", "*"), ("lambda:GetAccountSettings", "*"),
         ("cloudwatch:GetMetricData", "*"),
-        ("lambda:GetFunctionConfiguration", FUNCTIONS), ("lambda:GetFunctionConcurrency", FUNCTIONS),
+        ("lambda:GetFunctionConcurrency", FUNCTIONS),
         ("lambda:GetProvisionedConcurrencyConfig", FUNCTIONS),
         ("s3:GetObject", f"{BUCKET}/thermostat/state/*"), ("s3:PutObject", f"{BUCKET}/thermostat/state/*"),
         ("s3:GetObject", f"{BUCKET}/thermostat/runs/*"), ("s3:PutObject", f"{BUCKET}/thermostat/runs/*"),

@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from workflow_world import BUCKET, World
 
 from thermostat import claims
-from thermostat.collect import encode_records, fresh_record
+from thermostat.collect import encode_records
 from thermostat.exceptions import InvalidInputError
-from thermostat.records import SLOT_MS, LastPlan
+from thermostat.records import HISTORY_SLOTS, SLOT_MS, LastPlan, new_record
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def seed(world: World, event: dict[str, Any], peak: float) -> None:
     now = int(time.time() * 1000)  # the handler forecasts for now
     records = {}
     for target in claims.resolve(world.store(), event["targets"], "targets"):
-        record = fresh_record(target["key"], target["function"], target["qualifier"], now)
+        record = new_record(target["key"], target["function"], target["qualifier"], now)
+        record.ensure_from(now - (HISTORY_SLOTS - 1) * SLOT_MS)
         record.peaks = [peak] * len(record.peaks)
         record.cw_read_at_ms = record.cw_through_ms = now
         record.last_plan = LastPlan(now - SLOT_MS, 2, 2, "recent", "")

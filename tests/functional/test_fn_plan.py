@@ -15,11 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from workflow_world import BUCKET, World, run_state
 
 from thermostat import claims, models, planning
-from thermostat.collect import encode_records, fresh_record
+from thermostat.collect import encode_records
 from thermostat.config import DiscoverySettings, PlanSettings
 from thermostat.exceptions import InvalidInputError
 from thermostat.plan_step import plan_state
 from thermostat.records import LastPlan
+from thermostat.records import new_record as fresh_record
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -88,6 +88,6 @@ def test_parameter_decides_and_invalid_input_still_fails(aws: None, load_handler
     assert app.handler(load_event("validate-input.json"), context)["enabled"] is True
     # AND malformed input is an InvalidInputError whatever the switch says
     event = load_event("validate-input.json")
-    event["input"] = {"targets": [{"function": "a", "max": 51}]}
-    with pytest.raises(InvalidInputError, match=r"^targets\[0\]\.max: must be <= 50 \(the stack's MaxWarm\)"):
+    event["input"] = {"targets": [{"function": "a", "max": 101}]}
+    with pytest.raises(InvalidInputError, match=r"^targets\[0\]\.max: must be <= 100 \(the stack's MaxWarm\)"):
         app.handler(event, context)

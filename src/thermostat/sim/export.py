@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from thermostat.collect import METRICS, build_queries, fetch_metric_data, metric_window, query_id, to_points
 from thermostat.config import DiscoverySettings, parse_explicit_targets
 from thermostat.discovery import configured_targets, describe_targets, discover_tagged, merge_targets
+from thermostat.metric_data import METRICS, build_queries, fetch_metric_data, metric_window, query_id, to_points
 from thermostat.sim.cloudwatch import COLUMNS
 
 # CSV column <- History field of thermostat.collect.METRICS

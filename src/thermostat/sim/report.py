@@ -126,7 +126,7 @@ def comparison_text(name: str, c: dict[str, Any]) -> str:
         share = c["share_of_its_cold_starts"]
         lines.append(f"  the best fixed warmer costing no more is {c['best_fixed_costing_no_more']}: thermostat has "
                      + ("no cold starts it has" if share is None else f"{100 * share:.0f}% of its cold starts"))
-    if "times_oracle" in c:
+    if c.get("times_oracle") is not None:
         lines.append(f"  {c['times_oracle']:.2f}x the oracle's cold starts")
     if c.get("overhead_over_pings") is not None:
         lines.append(f"  overhead ${c['overhead_usd_month']:.2f} = {c['overhead_over_pings']:.2f}x its pings "

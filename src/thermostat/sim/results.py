@@ -115,8 +115,8 @@ def comparisons(policies: dict[str, Any]) -> dict[str, Any]:
             cold, best = min(affordable)
             entry["best_fixed_costing_no_more"] = best
             entry["share_of_its_cold_starts"] = p["cold_starts"] / cold if cold else None
-        if oracle and oracle["cold_starts"]:
-            entry["times_oracle"] = p["cold_starts"] / oracle["cold_starts"]
+        if oracle:
+            entry["times_oracle"] = p["cold_starts"] / oracle["cold_starts"] if oracle["cold_starts"] else None
         parts = p["cost_usd_month"]
         entry["overhead_usd_month"] = parts["overhead"]
         entry["pings_usd_month"] = parts["pings"]

@@ -20,8 +20,7 @@ def test_billed_duration_rounds_up_to_the_millisecond() -> None:
     assert cost.lambda_duration_usd(1024, 0.2) == pytest.approx(0.001 * 0.0000166667)
 
 
-def test_standard_transitions_scale_with_batches_not_pings() -> None:
-    assert cost.standard_run_transitions(batches=3) == cost.TRANSITIONS_PER_RUN + 3
+def test_standard_transitions_are_priced_per_thousand() -> None:
     assert cost.sfn_standard_usd(1000) == pytest.approx(0.025)
 
 

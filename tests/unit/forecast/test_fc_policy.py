@@ -33,7 +33,8 @@ def test_a_burst_of_the_last_day_counts_less_than_a_recent_one_but_still_counts(
     quiet = [0.0] * DAY
     early, late = list(quiet), list(quiet)
     early[5], late[-5] = 30.0, 30.0  # ~23 h ago vs 25 min ago
-    old, new = demand(record_with(early), end_of(record_with(early))), demand(record_with(late), end_of(record_with(late)))
+    old = demand(record_with(early), end_of(record_with(early)))
+    new = demand(record_with(late), end_of(record_with(late)))
     assert 0 < old.survival(30) < new.survival(30)
     assert old.burst_peak == new.burst_peak == 30.0 and old.recent_peak == 0.0
 
@@ -104,7 +105,7 @@ def test_a_saturated_round_that_met_real_cold_starts_makes_the_next_one_probe_fo
     # WHEN real traffic was also seen starting environments of its own: twice the last round
     record.cw_early = True
     probed = forecast_target(record, now, TargetPolicy(), warm_now=3)
-    assert probed.desired == max(plain.desired, 6) and (probed.term == "probe") == (6 > plain.desired)
+    assert probed.desired == max(plain.desired, 6) and (probed.term == "probe") == (plain.desired < 6)
 
 
 def ramp_days(days: int, peak_of_day: list[float]) -> list[float]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thermostat import cost
-from thermostat import run_cost
+from thermostat import cost, run_cost
 from thermostat.sim.costing import TickLoad, policy_cost, tick_loads, workflow_run_usd
 from thermostat.sim.engine import simulate
 from thermostat.sim.policies import Policy, SimSettings, parse_policies

@@ -26,7 +26,8 @@ def test_parse_policies_reads_every_kind_fixed_lists_ranges_and_priced_thermosta
 @pytest.mark.parametrize(("text", "message"), [
     ("none,warmest", "unknown policy 'warmest'"), ("fixed", "needs a count"), ("fixed:0", "not a whole number from 1"),
     ("fixed:x", "not a whole number from 1"), ("fixed:3..2", "a range"), ("oracle@1", "only thermostat"),
-    ("thermostat@-1", "positive number of dollars"), ("oracle:3", "takes no argument"), ("none,none", "given twice"), ("", "no policy"),
+    ("thermostat@-1", "positive number of dollars"), ("oracle:3", "takes no argument"), ("none,none", "given twice"),
+    ("", "no policy"),
 ])
 def test_parse_policies_rejects_bad_specs_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

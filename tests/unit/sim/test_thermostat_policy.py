@@ -29,7 +29,8 @@ def test_the_cloudwatch_view_has_datapoints_only_where_something_ran_and_counts_
     assert view.points(0, 6, 5, 0) == [(0, 3.0)]
 
 
-def replay(counts: list[int], settings: SimSettings, duration_ms: float = 20_000.0) -> tuple[ThermostatTarget, np.ndarray]:
+def replay(counts: list[int], settings: SimSettings,
+           duration_ms: float = 20_000.0) -> tuple[ThermostatTarget, np.ndarray]:
     work = make_workload(np.asarray(counts, dtype=np.int64), np.full(7, duration_ms), np.random.default_rng(1))
     prof = profile(work, len(counts))
     pool = EnvPool(work.arrivals, work.durations, settings.life, np.random.default_rng(2))

@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from thermostat import models
-from thermostat.collect import fresh_record
 from thermostat.collect_reads import (
+    ACCOUNT_FRESH_MS,
     FRESH_MS,
     MAX_TARGET_READS_PER_RUN,
     due_reads,
@@ -27,6 +27,7 @@ from thermostat.discovery import account_limits, find_targets, merge_targets
 from thermostat.lambda_config import config_due, describe, refresh_after_ms
 from thermostat.metric_data import MAX_QUERIES_PER_CALL
 from thermostat.records import SLOT_MS, TargetRecord
+from thermostat.records import new_record as fresh_record
 
 MINUTE = 60_000
 NOW = 1_763_800_012_345
@@ -209,6 +210,23 @@ def test_a_listing_failure_keeps_known_configurations_and_flags_the_unknown() ->
     assert any("ListFunctions failed" in w for w in out.warnings)
 
 
+def test_one_listing_an_hour_serves_every_target_while_their_settings_refresh_on_their_own_times() -> None:
+    # GIVEN 300 known targets listed 20 minutes ago, a few of them due for a settings refresh
+    fake = FakeLambda({f"f{i}": 128 for i in range(300)})
+    recs = records(*(f"f{i}" for i in range(300)))
+    for i, record in enumerate(recs):
+        record.config.arn, record.config.listed_at_ms = f"arn:f{i}", NOW - 20 * MINUTE
+        record.config.read_at_ms = NOW - (2 * 3600_000 if i < 5 else 10 * MINUTE)
+    # WHEN a run describes them: the due settings are read without paging through the account again
+    out = describe(fake, recs, True, NOW)
+    assert fake.calls["list"] == 0 and fake.calls["concurrency"] == 5 and out.described == 5
+    # WHEN the listing is an hour old: one listing refreshes all 300 (memory, timeout, existence)
+    fake.functions["f7"] = 1024
+    describe(fake, recs, True, NOW + 41 * MINUTE)
+    assert fake.calls["list"] == 1 and recs[7].config.memory_mb == 1024
+    assert all(r.config.listed_at_ms == NOW + 41 * MINUTE for r in recs)
+
+
 def test_configuration_refreshes_are_spread_over_the_runs() -> None:
     ages = {refresh_after_ms(f"fn-{i}") for i in range(200)}
     assert min(ages) >= 45 * MINUTE and max(ages) < 75 * MINUTE and len(ages) > 100
@@ -229,8 +247,21 @@ def test_a_fresh_value_takes_the_pings_out_and_a_stale_one_is_unknown() -> None:
     assert FRESH_MS <= 5 * MINUTE
 
 
+def test_a_quiet_account_still_has_a_known_use_from_the_previous_run() -> None:
+    # GIVEN an account where only the previous run (7 minutes ago) made invocations: 3 busy, 2 of them pings
+    minute = NOW - NOW % MINUTE
+    points = {minute - 7 * MINUTE: 3.0}
+    # THEN the account's free concurrency is known (the minutes after it had nothing, or are not reported yet
+    # and assumed as busy as that one), while a reserved pool's 7-minute-old datapoint is stale
+    assert fresh_value(points, {minute - 7 * MINUTE: 2}, NOW, ACCOUNT_FRESH_MS) == 1
+    assert fresh_value(points, {}, NOW) is None
+    # AND with nothing at all for 16 minutes the account is unknown (the metric lags or is down): no ping
+    assert fresh_value({minute - 20 * MINUTE: 3.0}, {}, NOW, ACCOUNT_FRESH_MS) is None
+
+
 def test_recent_peak_is_the_last_hours_highest_known_slot() -> None:
     record = records("a")[0]
+    record.ensure_from(NOW - 3 * 3600_000)
     assert recent_peak(record, NOW) is None
     record.peaks[-20] = 9.0  # 95 minutes ago: too old
     record.peaks[-5] = 3.0

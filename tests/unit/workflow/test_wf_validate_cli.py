@@ -23,10 +23,10 @@ def test_valid_input_prints_the_normalised_request(tmp_path: Path, capsys: Any) 
     status = main(["validate", write(tmp_path, '{"targets": ["orders-api:live", {"function": "b", "max": 3.0}]}')])
     # THEN exit 0, "valid", and the request with every default filled in
     out = capsys.readouterr().out
-    assert status == 0 and out.startswith("valid (MaxWarm 50)\n")
+    assert status == 0 and out.startswith("valid (MaxWarm 100)\n")
     request = json.loads(out.split("\n", 1)[1])
     assert [(t["function"], t["qualifier"], t["min"], t["max"]) for t in request["targets"]] == [
-        ("orders-api", "live", 0, 50), ("b", None, 0, 3)]
+        ("orders-api", "live", 1, 100), ("b", None, 1, 3)]
     assert request["discover"] is True and request["dry_run"] is False
 
 
@@ -46,12 +46,12 @@ def test_invalid_input_names_the_field_and_exits_3(tmp_path: Path, capsys: Any) 
 
 
 def test_max_warm_flag_sets_the_bound(tmp_path: Path, capsys: Any) -> None:
-    # GIVEN max 80 WHEN checked against the default MaxWarm, then against --max-warm 100
-    path = write(tmp_path, '{"targets": [{"function": "a", "max": 80}]}')
+    # GIVEN max 180 WHEN checked against the default MaxWarm, then against --max-warm 200
+    path = write(tmp_path, '{"targets": [{"function": "a", "max": 180}]}')
     # THEN the first is invalid (naming the bound), the second valid
     assert main(["validate", path]) == 3
-    assert "must be <= 50 (the stack's MaxWarm), got 80" in capsys.readouterr().out
-    assert main(["validate", path, "--max-warm", "100"]) == 0
+    assert "must be <= 100 (the stack's MaxWarm), got 180" in capsys.readouterr().out
+    assert main(["validate", path, "--max-warm", "200"]) == 0
 
 
 def test_standard_input_and_values_json_cannot_hold(monkeypatch: Any, capsys: Any) -> None:

@@ -78,11 +78,12 @@ def test_schedule_input_gets_every_default() -> None:
 
 
 def test_stable_entry_point_uses_the_template_defaults() -> None:
-    # GIVEN no settings WHEN validate_execution_input runs THEN the template's defaults apply (MaxWarm 50)
+    # GIVEN no settings WHEN validate_execution_input runs THEN the template's defaults apply (MaxWarm 100)
     [target] = validate_execution_input({"targets": ["a"]})["targets"]
-    assert (target["min"], target["max"]) == (0, 50)
-    with pytest.raises(InvalidInputError, match=r"^targets\[0\]\.max: must be <= 50 \(the stack's MaxWarm\), got 51$"):
-        validate_execution_input({"targets": [{"function": "a", "max": 51}]})
+    assert (target["min"], target["max"]) == (1, 100)
+    with pytest.raises(InvalidInputError,
+                       match=r"^targets\[0\]\.max: must be <= 100 \(the stack's MaxWarm\), got 101$"):
+        validate_execution_input({"targets": [{"function": "a", "max": 101}]})
 
 
 def test_manual_run_event_is_valid(load_event: Any) -> None:
