@@ -169,7 +169,7 @@ class RunSettings:
 class PlanSettings:
     budget_share: float = 0.5  # share of what the account/reserved pool has free now; at most 0.9
     max_batch_size: int = 500
-    map_max_concurrency: int = 10
+    map_max_concurrency: int = 40
     max_hold_ms: int = 1500
     period_s: int = 300
     warm_deadline_ms: int = 20000  # a batch stops retrying throttles this long after release_at

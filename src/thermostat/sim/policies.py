@@ -21,7 +21,7 @@ from thermostat.sim.lifecycle import Lifecycle
 from thermostat.sim.workload import Profile, window_max
 
 KINDS = ("none", "fixed", "reactive", "thermostat", "oracle", "provisioned")
-DEFAULT_POLICIES = "none,fixed:1,fixed:8,reactive,thermostat,oracle,provisioned"
+DEFAULT_POLICIES = "none,fixed:1..8,thermostat,oracle,provisioned"
 WORKFLOW_HOLD_MS = 30.0  # median hold of a workflow ping (bench/bench_local.py, learned send-ahead)
 PING_KINDS = ("fixed", "reactive", "thermostat", "oracle")
 WORKFLOW_KINDS = ("reactive", "thermostat", "oracle")  # costed as the Thermostat workflow
