@@ -90,7 +90,7 @@ test-fast: venv  ## unit + functional + contract tests only
 	$(PY) -m pytest -n 2 tests/unit tests/functional tests/contract
 
 demo: venv  ## one full warming cycle on the embedded AWS (no account, no Docker)
-	$(VENV)/bin/thermostat local run --input events/manual-run.json --output out/demo-output.json \
+	$(VENV)/bin/thermostat local run --input events/manual-run.json --json out/demo.json \
 		--parameter DeployDemoTargets=true
 
 bench: venv  ## benchmarks that print figures

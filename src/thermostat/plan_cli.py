@@ -12,6 +12,8 @@ settings, against your account, and sends no ping. What it reads:
   the reserved targets' current use, the histories that are due), billed $0.01 per 1,000 metrics.
 
 It never takes the lease, never writes to the bucket (what it learns is thrown away), never invokes a target.
+Exit status: 0 planned, 2 bad flag, 3 unreadable or invalid --input, 4 no credentials/region, access denied or
+no such stack.
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from thermostat import models
-from thermostat.cli import CliError, unwritable_reason
+from thermostat.cli import (
+    AwsAccessError,
+    InputError,
+    add_aws_flags,
+    add_command,
+    add_json_flag,
+    check_writable,
+    progress,
+    write_text,
+)
+from thermostat.cli_aws import session as aws_session
+from thermostat.cli_aws import stack_output
 from thermostat.collect import decode_records, gather
 from thermostat.config import STATE_BUCKET, DiscoverySettings, ForecastSettings, PlanSettings, RunSettings
 from thermostat.cost import get_metric_data_usd
@@ -31,39 +44,41 @@ from thermostat.discovery import Clients
 from thermostat.exceptions import ConfigurationError, InvalidInputError, StateStoreError
 from thermostat.plan_step import decide, need_of
 from thermostat.records import TargetRecord
+from thermostat.tag_settings import hours_text, problem_lines, sources_text
 from thermostat.validation import build_run_state, parse_request
 
 SETTINGS_OUTPUT = "CollectMetricsFunctionName"  # stack output naming a function that carries the settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plan", help="what the deployed stack would warm now (read-only: no lease, no write, no ping)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", required=True, help="the Thermostat stack name (sam deploy's stack_name)")
-    parser.add_argument("--input", type=Path, help="an execution input file (default: {} like the schedule)")
-    parser.add_argument("--region", help="AWS region (default: the SDK's)")
-    parser.add_argument("--json", type=Path, dest="json_out", help="also write the plan document here")
-    parser.add_argument("--dry-run", action="store_true", default=True,
-                        help="accepted for clarity: plan is always a dry run")
+    parser = add_command(subparsers, "plan", description=__doc__,
+                         help="what the deployed stack would warm now (read-only: no lease, no write, no ping)")
+    parser.add_argument("--stack", required=True, metavar="NAME",
+                        help="the Thermostat stack name (sam deploy's stack_name)")
+    parser.add_argument("--input", type=Path, metavar="FILE",
+                        help="an execution input file (default: {}, what the schedule sends)")
+    add_json_flag(parser, "the plan document (request, account, plan per target)")
+    add_aws_flags(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="accepted for clarity: plan is always a dry run, with or without it")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     parser.set_defaults(func=run)
 
 
 def stack_settings_env(session: Any, stack: str) -> dict[str, str]:
     """THERMOSTAT_* (and Powertools) environment of the stack's workflow functions."""
+    from thermostat.cli_aws import aws_error
+
+    function = stack_output(session, stack, SETTINGS_OUTPUT)
     try:
-        cloudformation = session.client("cloudformation")
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except Exception as exc:  # botocore: no region, stack does not exist, no credentials...
-        raise CliError(f"cannot read stack {stack!r}: {type(exc).__name__}: {exc}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    if SETTINGS_OUTPUT not in outputs:
-        raise CliError(f"stack {stack!r} has no output {SETTINGS_OUTPUT}: is it a Thermostat stack?")
-    try:
-        config = session.client("lambda").get_function_configuration(FunctionName=outputs[SETTINGS_OUTPUT])
+        config = session.client("lambda").get_function_configuration(FunctionName=function)
     except Exception as exc:  # botocore ClientError: function deleted, access denied...
-        raise CliError(f"cannot read the settings of stack {stack!r} from its function "
-                       f"{outputs[SETTINGS_OUTPUT]!r}: {type(exc).__name__}: {exc}") from None
+        translated = aws_error(exc, f"reading the settings of stack {stack!r} from its function {function!r}")
+        if translated is None:
+            raise
+        if "ResourceNotFound" in str(exc):
+            translated.hint = "the stack's functions are gone: redeploy it ('sam deploy') or pass another --stack"
+        raise translated from None
     return dict(config.get("Environment", {}).get("Variables", {}))
 
 
@@ -74,16 +89,24 @@ def read_input(path: Path | None) -> object:
     try:
         execution_input: object = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise CliError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise CliError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
+        raise InputError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise CliError(f"--input {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise InputError(f"--input {path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") \
+            from None
     try:
         parse_request(execution_input, RunSettings())
     except InvalidInputError as exc:
-        raise CliError(f"--input {path}: InvalidInputError: {exc}") from None
+        raise invalid_input(path, exc) from None
     return execution_input
+
+
+def invalid_input(path: Path | None, exc: InvalidInputError) -> InputError:
+    """The cause the execution would fail with (``InvalidInputError``), said for the --input file."""
+    where = "the execution input" if path is None else f"--input {path}"
+    return InputError(f"{where}: invalid execution input: {exc}",
+                      hint=None if path is None else f"'thermostat validate {path}' checks a file on its own")
 
 
 def load_records(session: Any, bucket: str) -> tuple[dict[str, TargetRecord], list[str]]:
@@ -127,14 +150,15 @@ def plan_now(session: Any, env: dict[str, str], execution_input: object, now_ms:
 def render(result: dict[str, Any]) -> str:
     """A plain table (also readable when piped)."""
     plan: list[models.PlanRecord] = result["plan"]
-    rows = [("target", "term", "desired", "would ping", "limited by", "status / reason")]
+    rows = [("target", "term", "desired", "would ping", "limited by", "hours", "settings from", "status / reason")]
     for record in plan:
         rows.append((record["key"], record["term"], str(record["desired"]), str(record["requested"]),
-                     record["limited_by"] or "-", f"{record['status']}: {record['reason']}"))
+                     record["limited_by"] or "-", hours_text(record), sources_text(record),
+                     f"{record['status']}: {record['reason']}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
              for row in rows]
-    for note in [*result["degraded"], *result["warnings"]]:
+    for note in [*result["degraded"], *result["warnings"], *(line for r in plan for line in problem_lines(r))]:
         lines.append(f"note: {note}")
     metrics = result["collected"]["metric_reads"]
     total = sum(r["requested"] for r in plan)
@@ -144,25 +168,20 @@ def render(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import boto3
-
     execution_input = read_input(args.input)
-    reason = None if args.json_out is None else unwritable_reason(args.json_out)
-    if reason is not None:
-        raise CliError(f"--json {args.json_out}: {reason}")
-    session = boto3.session.Session(region_name=args.region)
+    check_writable(args.json_out, "--json")
+    session = aws_session(args.profile, args.region)
+    progress(args, f"reading the settings of stack {args.stack}")
     env = stack_settings_env(session, args.stack)
+    progress(args, "collecting, forecasting and planning with them (read-only)")
     try:
         result = plan_now(session, env, execution_input, int(time.time() * 1000))
     except InvalidInputError as exc:
-        raise CliError(f"--input {args.input}: InvalidInputError: {exc}") from None
+        raise invalid_input(args.input, exc) from None
     except ConfigurationError as exc:
-        raise CliError(f"stack {args.stack!r} has malformed settings: ConfigurationError: {exc}") from None
+        raise AwsAccessError(f"stack {args.stack!r} has malformed settings: {exc}",
+                             hint="redeploy it: the template sets every THERMOSTAT_* variable") from None
     print(render(result))
     if args.json_out is not None:
-        try:
-            args.json_out.parent.mkdir(parents=True, exist_ok=True)
-            args.json_out.write_text(json.dumps(result, indent=2))
-        except OSError as exc:
-            raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
+        write_text(args.json_out, json.dumps(result, indent=2), "--json")
     return 0

@@ -5,7 +5,7 @@ folders of the state bucket (``s3:ListBucket``: one call for the latest runs wha
 reads each run's ``report.json`` (``s3:GetObject``). Prints per run its status, totals, degraded reasons and
 per-target table (every target up to 50, else the 50 most interesting, like the execution output); a run
 without a report is still running, stopped before Summarize, or expired with the bucket's lifecycle rule.
-Read-only.
+Read-only. Exit status: 0 shown, 2 bad flag, 4 no credentials/region, access denied or no such stack.
 """
 
 from __future__ import annotations
@@ -13,39 +13,44 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from thermostat.cli import CliError, unwritable_reason
+from thermostat.cli import add_aws_flags, add_command, add_json_flag, check_writable, progress, write_text
+from thermostat.cli_aws import session as aws_session
+from thermostat.cli_aws import stack_output, store_error
 from thermostat.exceptions import StateStoreError
 from thermostat.models import TargetReport
 from thermostat.summary_output import output_targets, render_summary
+from thermostat.tag_settings import hours_text, problem_lines, sources_text
 
 BUCKET_OUTPUT = "StateBucketName"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "runs", help="the stack's latest runs and their per-target reports (read-only)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", required=True, help="the Thermostat stack name (sam deploy's stack_name)")
-    parser.add_argument("--last", type=int, default=5, metavar="N", help="how many runs, newest first (default 5)")
-    parser.add_argument("--json", type=Path, dest="json_out", metavar="FILE", help="also write the reports here")
-    parser.add_argument("--profile", help="AWS profile (default: the SDK's)")
-    parser.add_argument("--region", help="AWS region (default: the SDK's)")
+    parser = add_command(subparsers, "runs", description=__doc__,
+                         help="the stack's latest runs and their per-target reports (read-only)")
+    parser.add_argument("--stack", required=True, metavar="NAME",
+                        help="the Thermostat stack name (sam deploy's stack_name)")
+    parser.add_argument("--last", type=_positive, default=5, metavar="N", help="how many runs, newest first")
+    add_json_flag(parser, "the runs with their full reports")
+    add_aws_flags(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def state_bucket(session: Any, stack: str) -> str:
     """The stack's state bucket, from its outputs."""
-    try:
-        described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except Exception as exc:  # botocore: no region, stack does not exist, no credentials...
-        raise CliError(f"cannot read stack {stack!r}: {type(exc).__name__}: {exc}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    if not outputs.get(BUCKET_OUTPUT):
-        raise CliError(f"stack {stack!r} has no output {BUCKET_OUTPUT}: is it a Thermostat stack (v2)?")
-    return str(outputs[BUCKET_OUTPUT])
+    return stack_output(session, stack, BUCKET_OUTPUT)
 
 
 def _started(ms: int | None) -> str:
@@ -65,7 +70,16 @@ def render_run(run_name: str, started_at_ms: int | None, report: dict[str, Any] 
         degraded=list(report.get("degraded") or []), totals=report["totals"], reports=targets,
         shown=output_targets(targets), report_uri=None, dry_run=bool(report.get("dry_run")),
         topup_batches=0, topup_targets=0)
-    return f"{heading}\n{text}"
+    return f"{heading}\n{text}{settings_lines(output_targets(targets))}"
+
+
+def settings_lines(targets: list[TargetReport]) -> str:
+    """Per target whose settings are not all the stack's, or that has warm hours or ignored tag values:
+    where each setting came from, in/out of its hours, the tag values ignored ("" when none has any)."""
+    lines = [f"  {t['key']}: hours {hours_text(t)}, settings from {sources_text(t)}"
+             for t in targets if sources_text(t) != "-" or "in_hours" in t]
+    lines += [f"  tag ignored: {line}" for t in targets for line in problem_lines(t)]
+    return "\nsettings (input | tag; the rest the stack's):\n" + "\n".join(lines) if lines else ""
 
 
 def list_reports(store: Any, last: int) -> list[dict[str, Any]]:
@@ -84,25 +98,18 @@ def list_reports(store: Any, last: int) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import boto3
-
     from thermostat.store import StateStore
 
-    if args.last < 1:
-        raise CliError(f"--last {args.last}: must be at least 1")
-    reason = None if args.json_out is None else unwritable_reason(args.json_out)
-    if reason is not None:
-        raise CliError(f"--json {args.json_out}: {reason}")
-    try:
-        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
-    except Exception as exc:  # botocore ProfileNotFound
-        raise CliError(f"--profile {args.profile}: {type(exc).__name__}: {exc}") from None
+    check_writable(args.json_out, "--json")
+    session = aws_session(args.profile, args.region)
+    progress(args, f"reading stack {args.stack}")
     bucket = state_bucket(session, args.stack)
+    progress(args, f"reading the last {args.last} runs in s3://{bucket}")
     store = StateStore(session.client("s3"), bucket)
     try:
         runs = list_reports(store, args.last)
     except StateStoreError as exc:
-        raise CliError(f"cannot list the runs in s3://{bucket}: {exc}") from None
+        raise store_error(exc, f"listing the runs in s3://{bucket}") from None
     if not runs:
         print(f"no runs in s3://{bucket}/{store.prefix}runs/ yet (or all expired)")
     for item in runs:
@@ -111,9 +118,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"report unreadable: {item['error']}")
         print()
     if args.json_out is not None:
-        try:
-            args.json_out.parent.mkdir(parents=True, exist_ok=True)
-            args.json_out.write_text(json.dumps({"stack": args.stack, "bucket": bucket, "runs": runs}, indent=2))
-        except OSError as exc:
-            raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
+        write_text(args.json_out, json.dumps({"stack": args.stack, "bucket": bucket, "runs": runs}, indent=2),
+                   "--json")
     return 0

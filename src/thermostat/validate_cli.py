@@ -4,10 +4,10 @@ The same code and JSON Schema as the Validate Input state (docs/execution-input.
 ``valid`` and the normalised request (every default filled in; ``--json FILE`` writes it there instead),
 or ``invalid: <field path>: <problem>``, the cause the execution would fail with.
 
-Defaults and the MaxWarm bound are the template's (MinWarm 0, MaxWarm 50, quantile 0.95, horizon 5)
+Defaults and the MaxWarm bound are the template's (MinWarm 1, MaxWarm 100, quantile 0.95, horizon 5)
 unless THERMOSTAT_* variables say otherwise; ``--max-warm``/``--min-warm`` give your stack's values.
 
-Exit status: 0 valid, 3 invalid input, 2 usage error (unreadable file, not JSON, bad flag).
+Exit status: 0 valid, 3 invalid input (also a file that cannot be read or is not JSON), 2 bad flag.
 """
 
 from __future__ import annotations
@@ -19,23 +19,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from thermostat.cli import CliError, unwritable_reason
+from thermostat.cli import EXIT_INPUT, InputError, UsageError, add_command, add_json_flag, check_writable, write_text
 from thermostat.config import RunSettings
 from thermostat.exceptions import ConfigurationError, InvalidInputError
 from thermostat.validation import MAX_COUNT, validate_execution_input
 
-EXIT_VALID, EXIT_USAGE, EXIT_INVALID = 0, 2, 3
+EXIT_VALID, EXIT_INVALID = 0, EXIT_INPUT
 MAX_INT_DIGITS = 4300  # Python's int <-> str limit: longer integers are read as a bound of their size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate", help="check an execution input file (exit 0 valid, 3 invalid, 2 unreadable)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "validate", description=__doc__,
+                         help="check an execution input file (exit 0 valid, 3 invalid or unreadable)")
     parser.add_argument("file", metavar="FILE|-", help="the execution input (JSON); - reads standard input")
-    parser.add_argument("--json", type=Path, dest="json_out", help="write the normalised request here")
-    parser.add_argument("--max-warm", type=_count, help="the stack's MaxWarm (default 50): bounds min and max")
-    parser.add_argument("--min-warm", type=_count, help="the stack's MinWarm (default 0): the default min")
+    add_json_flag(parser, "the normalised request (instead of printing it)")
+    defaults = RunSettings()
+    parser.add_argument("--max-warm", type=_count, metavar="N",
+                        help=f"the stack's MaxWarm: bounds min and max (default: THERMOSTAT_MAX_WARM, else "
+                             f"{defaults.max_warm} as the template)")
+    parser.add_argument("--min-warm", type=_count, metavar="N",
+                        help=f"the stack's MinWarm: the default min (default: THERMOSTAT_MIN_WARM, else "
+                             f"{defaults.min_warm} as the template)")
     parser.set_defaults(func=run)
 
 
@@ -57,28 +61,28 @@ def _parse_int(digits: str) -> int:
 
 
 def read_document(name: str) -> object:
-    """The JSON in ``name`` (``-``: standard input); CliError says why it cannot be read."""
+    """The JSON in ``name`` (``-``: standard input); InputError (exit 3) says why it cannot be read."""
     label = "standard input" if name == "-" else name
     try:
         data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
         text = data.decode("utf-8-sig")
     except OSError as exc:
-        raise CliError(f"{label}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"{label}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise CliError(f"{label}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
+        raise InputError(f"{label}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
     try:
         return json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise InputError(f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:
-        raise CliError(f"{label}: not readable: nested too deeply") from None
+        raise InputError(f"{label}: not readable: nested too deeply") from None
 
 
 def settings_for(args: argparse.Namespace) -> RunSettings:
     try:
         settings = RunSettings.from_env()
     except ConfigurationError as exc:
-        raise CliError(f"environment: {exc}") from None
+        raise UsageError(f"environment: {exc}", hint="unset or fix the THERMOSTAT_* variable it names") from None
     changes: dict[str, Any] = {}
     if args.max_warm is not None:
         changes["max_warm"] = args.max_warm
@@ -86,13 +90,12 @@ def settings_for(args: argparse.Namespace) -> RunSettings:
         changes["min_warm"] = args.min_warm
     settings = dataclasses.replace(settings, **changes)
     if settings.min_warm > settings.max_warm:
-        raise CliError(f"--min-warm {settings.min_warm} is greater than --max-warm {settings.max_warm}")
+        raise UsageError(f"--min-warm {settings.min_warm} is greater than --max-warm {settings.max_warm}")
     return settings
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.json_out is not None and (reason := unwritable_reason(args.json_out)) is not None:
-        raise CliError(f"--json {args.json_out}: {reason}")
+    check_writable(args.json_out, "--json")
     settings = settings_for(args)
     document = read_document(args.file)
     try:
@@ -104,10 +107,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json_out is None:
         print(f"valid (MaxWarm {settings.max_warm})\n{rendered}")
         return EXIT_VALID
-    try:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(rendered + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
+    write_text(args.json_out, rendered + "\n", "--json")
     print(f"valid (MaxWarm {settings.max_warm}): normalised request written to {args.json_out}")
     return EXIT_VALID

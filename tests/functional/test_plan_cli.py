@@ -92,9 +92,11 @@ def test_plan_help_says_what_it_reads(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_plan_names_a_missing_stack(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN no stack of that name WHEN plan runs THEN exit 4 (AWS access), the stack and region named, a hint
     status = main(["plan", "--stack", "nope", "--region", REGION])
-    assert status == 2
-    assert "CliError: cannot read stack 'nope'" in capsys.readouterr().err
+    assert status == 4
+    err = capsys.readouterr().err
+    assert "thermostat: error: stack 'nope' not found in us-east-1\n  hint: pass the name of a deployed" in err
 
 
 def test_plan_rejects_bad_execution_input(make_function: Callable[..., str], tmp_path: Path,
@@ -104,15 +106,17 @@ def test_plan_rejects_bad_execution_input(make_function: Callable[..., str], tmp
         StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
     bad = tmp_path / "input.json"
     bad.write_text(json.dumps({"quantile": 2}))
-    assert main(["plan", "--stack", "thermostat", "--region", REGION, "--input", str(bad)]) == 2
-    assert "InvalidInputError: quantile" in capsys.readouterr().err
+    assert main(["plan", "--stack", "thermostat", "--region", REGION, "--input", str(bad)]) == 3
+    err = capsys.readouterr().err
+    assert f"--input {bad}: invalid execution input: quantile" in err and f"thermostat validate {bad}" in err
 
 
 @pytest.mark.parametrize(("content", "message"), [
     (b"\xa4\x00binary", "not valid JSON (not UTF-8 text: byte 0)"),
     (b"{nope", "not valid JSON (line 1, column 2"),
-    (b'{"targets": [{"function": "x", "min": 5, "max": 2}]}', "InvalidInputError: targets[0].min: must be <= max"),
-    (b"[]", "InvalidInputError: $: the execution input must be a JSON object"),
+    (b'{"targets": [{"function": "x", "min": 5, "max": 2}]}',
+     "invalid execution input: targets[0].min: must be <= max"),
+    (b"[]", "invalid execution input: $: the execution input must be a JSON object"),
 ])
 def test_bad_input_is_named_before_any_aws_call(content: bytes, message: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str],
@@ -123,10 +127,10 @@ def test_bad_input_is_named_before_any_aws_call(content: bytes, message: str, tm
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     bad = tmp_path / "input.json"
     bad.write_bytes(content)
-    # WHEN plan runs THEN it exits 2 naming the file and the problem, without a traceback
-    assert main(["plan", "--stack", "thermostat", "--input", str(bad)]) == 2
+    # WHEN plan runs THEN it exits 3 naming the file and the problem, without a traceback
+    assert main(["plan", "--stack", "thermostat", "--input", str(bad)]) == 3
     err = capsys.readouterr().err
-    assert f"CliError: --input {bad}: {message}" in err and "Traceback" not in err
+    assert f"thermostat: error: --input {bad}: {message}" in err and "Traceback" not in err
 
 
 def test_no_region_is_a_named_error(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,16 +138,61 @@ def test_no_region_is_a_named_error(capsys: pytest.CaptureFixture[str], monkeypa
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    # WHEN plan runs THEN botocore's NoRegionError is reported, not raised
-    assert main(["plan", "--stack", "thermostat"]) == 2
-    assert "CliError: cannot read stack 'thermostat': NoRegionError" in capsys.readouterr().err
+    # WHEN plan runs THEN exit 4 saying so, with how to give one
+    assert main(["plan", "--stack", "thermostat"]) == 4
+    err = capsys.readouterr().err
+    assert "reading stack 'thermostat': no AWS region" in err and "hint: pass --region" in err
+    assert "NoRegionError:" not in err
+
+
+def test_no_credentials_say_how_to_configure_them(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a region but no credentials anywhere (no variables, no files, no instance metadata)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # WHEN plan and runs reach for AWS THEN both exit 4 with the configuration hint, not a usage error
+    for command in ("plan", "runs"):
+        assert main([command, "--stack", "thermostat", "--region", REGION, "--quiet"]) == 4
+        err = capsys.readouterr().err
+        assert "no usable AWS credentials" in err and "hint: configure credentials: 'aws configure'" in err
+
+
+def test_access_denied_is_an_aws_error_with_a_hint(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    # GIVEN credentials that may not read the stack
+    def denied(session: Any, stack: str) -> dict[str, str]:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DescribeStacks")
+
+    monkeypatch.setattr("thermostat.plan_cli.stack_settings_env", denied)
+    # WHEN plan runs THEN exit 4, "access denied" and AWS's own words, no class name
+    assert main(["plan", "--stack", "thermostat", "--region", REGION, "--quiet"]) == 4
+    err = capsys.readouterr().err
+    assert "access denied (AccessDenied: not allowed)" in err and "ClientError" not in err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN Ctrl-C while the stack is being read
+    def interrupted(session: Any, stack: str) -> dict[str, str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("thermostat.plan_cli.stack_settings_env", interrupted)
+    # WHEN plan runs THEN exit 130 and one line, no traceback
+    assert main(["plan", "--stack", "thermostat", "--region", REGION, "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == "thermostat: interrupted"
 
 
 def test_a_stack_whose_settings_function_is_gone_is_named(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a stack whose CollectMetricsFunctionName output names a function that does not exist
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName="thermostat", TemplateBody=json.dumps(STACK_TEMPLATE))
-    # WHEN plan runs THEN the function and the AWS error are named
-    assert main(["plan", "--stack", "thermostat", "--region", REGION]) == 2
+    # WHEN plan runs THEN exit 4, the function and the AWS error named, with what to do
+    assert main(["plan", "--stack", "thermostat", "--region", REGION]) == 4
     err = capsys.readouterr().err
-    assert "'thermostat-collect-metrics'" in err and "ResourceNotFoundException" in err
+    assert "'thermostat-collect-metrics'" in err and "ResourceNotFoundException" in err and "redeploy" in err

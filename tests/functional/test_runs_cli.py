@@ -69,5 +69,14 @@ def test_runs_prints_the_newest_runs_first_with_their_targets(stack: StateStore,
 def test_runs_names_a_stack_that_is_not_a_thermostat_stack(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     boto3.client("cloudformation", region_name=REGION).create_stack(
         StackName="other", TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}))
-    assert main(["runs", "--stack", "other", "--region", REGION]) == 2
-    assert "has no output StateBucketName" in capsys.readouterr().err
+    # WHEN runs reads a stack without the state bucket output THEN exit 4 saying it is not a Thermostat stack
+    assert main(["runs", "--stack", "other", "--region", REGION]) == 4
+    err = capsys.readouterr().err
+    assert "stack 'other' has no output StateBucketName: it is not a Thermostat (v2) stack" in err
+
+
+def test_runs_progress_goes_to_standard_error(stack: StateStore, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a stack without runs WHEN runs runs THEN the progress lines are on standard error, the answer on stdout
+    assert main(["runs", "--stack", "thermostat", "--region", REGION]) == 0
+    captured = capsys.readouterr()
+    assert "reading stack thermostat ..." in captured.err and "no runs in s3://" in captured.out

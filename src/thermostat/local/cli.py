@@ -4,9 +4,10 @@ Deploys ``template.yaml`` into moto, seeds 24 h of CloudWatch history from the t
 execution with ``--input``, waits, prints it; then (``--runs 2``, the default) a second execution one
 minute later on the fake clock, which finds the same environments warm. With ``--traffic`` the seeded
 targets get real traffic from their trace between runs (``--interval`` apart, 300 s by default).
-Progress is printed while it works; ``--json FILE`` keeps the figures (timings, transitions, largest
-state payload, throttles). Exit status: 0 when every execution succeeded, 1 when one failed (its error
-and cause are printed), 2 for bad command-line input.
+Progress is printed while it works; ``--json FILE`` keeps the run as JSON: each execution's output and
+figures (timings, transitions, largest state payload, throttles). Exit status: 0 when every execution
+succeeded, 5 when one failed or timed out (its error and cause are printed), 2 for a bad flag, 3 for an
+input file (``--input``, ``--template``, ``--faults``, ``--trace``) that is missing or invalid.
 """
 
 from __future__ import annotations
@@ -19,79 +20,99 @@ import time
 from pathlib import Path
 from typing import Any
 
-from thermostat.cli import unwritable_reason
+from thermostat.cli import (
+    EXIT_USAGE,
+    InputError,
+    RunFailedError,
+    UsageError,
+    add_command,
+    add_json_flag,
+    check_writable,
+    deprecated_alias,
+    take_deprecated,
+    write_text,
+)
 
 DEFAULT_INPUT = Path("events/manual-run.json")
 DEFAULT_OUT_DIR = Path("out")
 DEFAULT_INTERVAL_S = 60.0
 DEFAULT_TRAFFIC_INTERVAL_S = 300.0
 DEMO_PARAMETER = "DeployDemoTargets"
+DEFAULT_TRACE = Path("traces") / "azure2019-250fn-24h"  # beside the template (thermostat.local.seed)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    local = subparsers.add_parser("local", help="run Thermostat on an embedded AWS (moto): no account, no Docker")
+    local = add_command(subparsers, "local", help="run Thermostat on an embedded AWS (moto): no account, no Docker",
+                        description="Thermostat on an embedded AWS (moto) in this process: no account, no Docker. "
+                                    "'thermostat local run --help' for the flags.")
     commands = local.add_subparsers(dest="local_command", metavar="SUBCOMMAND")
-    run = commands.add_parser("run", help="deploy the template locally, seed history, run the state machine",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--input", type=Path, default=None,
-                     help=f"execution input JSON (default {DEFAULT_INPUT} when present, else {{}})")
-    run.add_argument("--output", type=Path, help="write the (last) execution's output JSON here")
-    run.add_argument("--history-json", type=Path, help="write the full execution history JSON here "
-                     f"(default {DEFAULT_OUT_DIR}/<name>.history.json)")
+    run = add_command(commands, "run", description=__doc__,
+                      help="deploy the template locally, seed history, run the state machine")
+    run.add_argument("--input", type=Path, default=None, metavar="FILE",
+                     help=f"execution input JSON (default: {DEFAULT_INPUT} when present, else {{}})")
+    add_json_flag(run, "the run (each execution's output and figures)")
+    run.add_argument("--history-json", type=Path, metavar="FILE",
+                     help="write the last execution's full history JSON here; earlier runs get <stem>.run<N>.json "
+                          f"(default: {DEFAULT_OUT_DIR}/<execution>.history.json)")
     run.add_argument("--targets", type=int, default=0, metavar="N",
                      help="add N synthetic demo targets (copies of the demo target code, tagged) for scale runs")
-    run.add_argument("--runs", type=int, default=2, help="executions to run, one --interval apart (default 2)")
-    run.add_argument("--interval", type=float, default=None,
-                     help="fake-clock seconds between runs (default 60; 300 with --traffic)")
+    run.add_argument("--runs", type=int, default=2, metavar="N", help="executions to run, one --interval apart")
+    run.add_argument("--interval", type=float, default=None, metavar="S",
+                     help=f"fake-clock seconds between runs (default: {DEFAULT_INTERVAL_S:g}; "
+                          f"{DEFAULT_TRAFFIC_INTERVAL_S:g} with --traffic)")
     run.add_argument("--traffic", action="store_true",
                      help="between runs, send the seeded targets real traffic from their trace, minute by minute")
     run.add_argument("--traffic-max-requests", type=int, default=60, metavar="N",
-                     help="--traffic: at most N requests per function and minute (default 60; the minute's "
-                          "peak concurrency is always reached)")
-    run.add_argument("--json", type=Path, metavar="FILE",
-                     help="write the run's figures (timings, transitions, largest state payload, throttles)")
-    run.add_argument("--template", type=Path, default=Path("template.yaml"),
-                     help="SAM template (default template.yaml)")
+                     help="with --traffic: at most N requests per function and minute (the minute's peak "
+                          "concurrency is always reached)")
+    run.add_argument("--template", type=Path, default=Path("template.yaml"), metavar="FILE", help="the SAM template")
     run.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
-                     help="template parameter override (repeatable)")
-    run.add_argument("--faults", type=Path, help="fault-injection JSON (see docs/local.md)")
-    run.add_argument("--trace", type=Path, help="trace directory for CloudWatch history "
-                     "(default ../shared/traces/azure2019-1000fn-24h; synthetic history when absent)")
-    run.add_argument("--seed", type=int, default=7, help="seed of the history replay (default 7)")
-    run.add_argument("--idle-ttl", type=float, default=600.0, help="seconds before an idle environment is reclaimed")
-    run.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency limit (default 1000)")
-    run.set_defaults(func=run_command)
-    local.set_defaults(func=lambda args: (local.print_help(), 2)[1])
+                     help="template parameter override, repeatable (default: the template's defaults, and "
+                          f"{DEMO_PARAMETER}=true)")
+    run.add_argument("--faults", type=Path, metavar="FILE", help="fault-injection JSON, see docs/local.md "
+                                                                  "(default: no faults)")
+    run.add_argument("--trace", type=Path, metavar="DIR",
+                     help="Azure 2019 trace directory the CloudWatch history is replayed from (default: "
+                          f"{DEFAULT_TRACE} in the project; a synthetic day when absent)")
+    run.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the history replay")
+    run.add_argument("--idle-ttl", type=float, default=600.0, metavar="S",
+                     help="seconds before an idle environment is reclaimed")
+    run.add_argument("--account-concurrency", type=int, default=1000, metavar="N",
+                     help="the account's concurrency limit")
+    deprecated_alias(run, "--output", "output", type=Path)
+    run.set_defaults(func=run_command, output=None)
+
+    def no_subcommand(args: argparse.Namespace) -> int:
+        local.print_help(sys.stderr)
+        return EXIT_USAGE
+
+    local.set_defaults(func=no_subcommand)
 
 
 def read_input(path: Path | None) -> Any:
-    from thermostat.local.exceptions import InputFileError
-
     if path is None:
         return json.loads(DEFAULT_INPUT.read_text()) if DEFAULT_INPUT.is_file() else {}
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputFileError(f"--input {path}: no such file") from None
+        raise InputError(f"--input {path}: no such file") from None
     except OSError as exc:
-        raise InputFileError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(f"--input {path}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
+        raise InputError(f"--input {path}: not valid JSON (not UTF-8 text: byte {exc.start})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        raise InputFileError(f"--input {path}: not valid JSON ({where}: {exc.msg})") from None
+        raise InputError(f"--input {path}: not valid JSON ({where}: {exc.msg})") from None
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, str]:
-    from thermostat.local.exceptions import InputFileError
-
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InputFileError(f"--parameter {pair!r}: expected KEY=VALUE")
+            raise UsageError(f"--parameter {pair!r}: expected KEY=VALUE", hint="e.g. --parameter MaxWarm=20")
         out[key] = value
     return out
 
@@ -109,25 +130,6 @@ def with_demo_targets(template: Path, parameters: dict[str, str]) -> dict[str, s
     return {**parameters, DEMO_PARAMETER: "true"} if DEMO_PARAMETER in declared else parameters
 
 
-def check_writable(path: Path | None, flag: str) -> None:
-    """Fail before anything runs when an output file cannot be written (not after a minute of work)."""
-    from thermostat.local.exceptions import OutputFileError
-
-    reason = None if path is None else unwritable_reason(path)
-    if reason is not None:
-        raise OutputFileError(f"{flag} {path}: {reason}")
-
-
-def write_output(path: Path, text: str, flag: str) -> None:
-    from thermostat.local.exceptions import OutputFileError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise OutputFileError(f"{flag} {path}: cannot write: {exc.strerror or exc}") from None
-
-
 def history_path(given: Path | None, name: str, index: int, runs: int) -> Path:
     """``--history-json`` for the last run (earlier runs get ``<stem>.run<N>.json`` beside it)."""
     if given is None:
@@ -138,25 +140,31 @@ def history_path(given: Path | None, name: str, index: int, runs: int) -> Path:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from thermostat.local.exceptions import ExecutionTimeoutError, LocalAwsError
-
     # Not a terminal (make, CI, a pipe): rich would assume 80 columns and truncate the tables.
     console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 150)
+    take_deprecated(args, "output", "--output", "--json (its runs[].output)")
+    check_flags(args)
+    if not args.template.is_file():
+        raise InputError(f"--template {args.template}: no such file",
+                         hint="run from the project folder, or pass --template path/to/template.yaml")
+    if args.trace is not None and not args.trace.is_dir():
+        raise InputError(f"--trace {args.trace}: no such directory")
+    started = time.perf_counter()
+    console.print(f"[dim]{0.0:6.1f} s  Starting the embedded AWS[/dim]", highlight=False)
+    from thermostat.local.exceptions import ExecutionTimeoutError, LocalAwsError, OutputFileError
+
     try:
-        check_flags(args)
-        if not args.template.is_file():
-            raise _usage(f"--template {args.template}: no such file")
-        return _run(args, console)
+        return _run(args, console, started)
     except ExecutionTimeoutError as exc:  # the run itself went wrong, not the command line
-        print(f"thermostat: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except LocalAwsError as exc:
-        print(f"thermostat: error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        raise RunFailedError(str(exc)) from None
+    except OutputFileError as exc:
+        raise UsageError(str(exc)) from None
+    except LocalAwsError as exc:  # the template, the faults file, the trace: an input that is not usable
+        raise InputError(str(exc)) from None
 
 
 def check_flags(args: argparse.Namespace) -> None:
-    """Numeric flags argparse only type-checks: each out-of-range value is named."""
+    """Numeric flags argparse only type-checks: each out-of-range value is named (exit 2)."""
     if args.interval is None:
         args.interval = DEFAULT_TRAFFIC_INTERVAL_S if args.traffic else DEFAULT_INTERVAL_S
     rules: list[tuple[str, float, int]] = [
@@ -167,19 +175,13 @@ def check_flags(args: argparse.Namespace) -> None:
     ]
     for flag, value, low in rules:
         if not math.isfinite(value) or value < low:
-            raise _usage(f"{flag} must be a number >= {low}, got {value}")
+            raise UsageError(f"{flag} must be a number >= {low}, got {value}")
     check_writable(args.output, "--output")
     check_writable(args.history_json, "--history-json")
-    check_writable(args.json, "--json")
+    check_writable(args.json_out, "--json")
 
 
-def _usage(message: str) -> Exception:
-    from thermostat.local.exceptions import InputFileError
-
-    return InputFileError(message)
-
-
-def _run(args: argparse.Namespace, console: Any) -> int:
+def _run(args: argparse.Namespace, console: Any, started: float) -> int:
     from thermostat.local.exceptions import OutputFileError
     from thermostat.local.faults import FaultPlan
     from thermostat.local.figures import human_bytes, run_figures
@@ -190,11 +192,8 @@ def _run(args: argparse.Namespace, console: Any) -> int:
 
     execution_input = read_input(args.input)
     trace = args.trace or default_trace_dir(args.template.resolve().parent)
-    if args.trace is not None and not trace.is_dir():
-        raise _usage(f"--trace {trace}: no such directory")
     named = [t.get("function") for t in execution_input.get("targets", []) if isinstance(t, dict)] \
         if isinstance(execution_input, dict) and isinstance(execution_input.get("targets"), list) else []
-    started = time.perf_counter()
 
     def progress(line: str) -> None:
         console.print(f"[dim]{time.perf_counter() - started:6.1f} s  {line}[/dim]", highlight=False)
@@ -205,7 +204,7 @@ def _run(args: argparse.Namespace, console: Any) -> int:
         account_limit=args.account_concurrency, faults=FaultPlan.from_file(args.faults) if args.faults else FaultPlan(),
         trace_dir=trace if trace.is_dir() else None, seed=args.seed, extra_targets=args.targets,
         seed_functions=tuple(n for n in named if isinstance(n, str)), progress=progress)
-    failed = False
+    failed = ""
     document: dict[str, Any] = {"template": str(args.template), "targets": None, "runs": [], "traffic": []}
     progress(f"Deploying {args.template}" + (f" with {args.targets:,} extra targets" if args.targets else ""))
     with LocalAws(config) as aws:
@@ -254,6 +253,11 @@ def _run(args: argparse.Namespace, console: Any) -> int:
             figures_doc["real_throttles"] = {n: c.real_throttles for n, c in counters.items() if c.real_throttles}
             figures_doc["ping_throttles"] = sum(c.ping_throttles for c in counters.values())
             figures_doc["invocations"] = sum(c.invocations for c in counters.values())
+            figures_doc["output"] = run.output
+            if run.status != "SUCCEEDED":
+                failed = f"execution {run.name} {run.status}" + "".join(
+                    f": {run.describe[key]}" for key in ("error", "cause") if run.describe.get(key))
+                figures_doc.update(error=run.describe.get("error"), cause=run.describe.get("cause"))
             document["runs"].append(figures_doc)
             largest = figures_doc["largest_payload"]
             console.print(f"Largest state payload: {human_bytes(largest['bytes'])} ({largest['state']}, "
@@ -261,8 +265,7 @@ def _run(args: argparse.Namespace, console: Any) -> int:
                           f"(${figures_doc['transition_cost_usd']:.6f} on Standard) · real throttles caused: "
                           f"{sum(figures_doc['real_throttles'].values())}")
             previous = view
-            if run.status != "SUCCEEDED":
-                failed = True
+            if failed:
                 errors = [r for r in aws.runtime.records_since(mark) if r.error_type]
                 if errors and errors[-1].log.strip():  # handler output is kept, not printed: show its tail
                     last = errors[-1]
@@ -270,11 +273,13 @@ def _run(args: argparse.Namespace, console: Any) -> int:
                     console.print(last.log[-1500:], markup=False)
                 break
             if args.output:
-                write_output(args.output, json.dumps(run.output, indent=2) + "\n", "--output")
+                write_text(args.output, json.dumps(run.output, indent=2) + "\n", "--output")
     document["wall_s"] = round(time.perf_counter() - started, 3)
-    if args.json:
-        write_output(args.json, json.dumps(document, indent=2) + "\n", "--json")
+    if args.json_out:
+        write_text(args.json_out, json.dumps(document, indent=2) + "\n", "--json")
     console.print(f"Wall time {time.perf_counter() - started:.1f} s"
                   + (f"; output written to {args.output}" if args.output and not failed else "")
-                  + (f"; figures in {args.json}" if args.json else ""))
-    return 1 if failed else 0
+                  + (f"; the run as JSON in {args.json_out}" if args.json_out else ""))
+    if failed:
+        raise RunFailedError(failed[:600], hint="the states above show where; the history JSON has every event")
+    return 0

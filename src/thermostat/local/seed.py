@@ -41,7 +41,7 @@ MINUTES = 1440
 EPOCH = datetime(1970, 1, 1)
 FUNCTION_METRICS = ("ConcurrentExecutions", "Invocations", "Duration")
 ACCOUNT_METRICS = ("ConcurrentExecutions", "UnreservedConcurrentExecutions", "ClaimedAccountConcurrency")
-DEFAULT_TRACE_NAME = "azure2019-1000fn-24h"
+DEFAULT_TRACE_NAME = "azure2019-250fn-24h"
 MIN_ACTIVE_SHARE = 0.5
 PEAK_RANGE = (2, 25)
 
@@ -85,7 +85,8 @@ class SeededTarget:
 
 
 def default_trace_dir(project_root: Path) -> Path:
-    return (project_root / ".." / "shared" / "traces" / DEFAULT_TRACE_NAME).resolve()
+    """The Azure 2019 sample shipped in the repository (``traces/``, CC-BY; see its README)."""
+    return (project_root / "traces" / DEFAULT_TRACE_NAME).resolve()
 
 
 @functools.lru_cache(maxsize=4)

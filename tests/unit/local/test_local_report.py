@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from thermostat.cli import InputError, UsageError
 from thermostat.local.cli import history_path, parse_parameters, read_input
-from thermostat.local.exceptions import FaultConfigError, InputFileError
+from thermostat.local.exceptions import FaultConfigError
 from thermostat.local.faults import FaultPlan
 from thermostat.local.report import state_rows, write_history
 
@@ -87,11 +88,12 @@ def test_fault_plans_accept_logical_ids() -> None:
 
 
 def test_cli_input_errors_are_named(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match=r"--input .*absent.json: no such file"):
+    # GIVEN a missing or malformed --input, a --parameter without "=" THEN input (exit 3) and usage (exit 2) errors
+    with pytest.raises(InputError, match=r"--input .*absent.json: no such file"):
         read_input(tmp_path / "absent.json")
     (tmp_path / "bad.json").write_text('{"targets": [,]}')
-    with pytest.raises(InputFileError, match=r"not valid JSON \(line 1, column 14"):
+    with pytest.raises(InputError, match=r"not valid JSON \(line 1, column 14"):
         read_input(tmp_path / "bad.json")
-    with pytest.raises(InputFileError, match="expected KEY=VALUE"):
+    with pytest.raises(UsageError, match="expected KEY=VALUE"):
         parse_parameters(["MaxWarm"])
     assert parse_parameters(["MaxWarm=5", "ExplicitTargets=a=b"]) == {"MaxWarm": "5", "ExplicitTargets": "a=b"}

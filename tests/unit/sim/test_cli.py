@@ -1,4 +1,5 @@
-"""``thermostat simulate``: table, JSON keys, PNG, filters, and flag errors that exit 2 with a named error."""
+"""``thermostat simulate``: table, JSON keys, PNG, filters, progress, and errors in plain words with their exit
+status (2 bad flag, 3 unreadable trace)."""
 
 from __future__ import annotations
 
@@ -59,20 +60,22 @@ def test_filters_select_functions_by_trigger_id_file_and_rate(trace_dir: Path, t
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--policies", "none,hot"], "CliError: --policies: unknown policy 'hot'"),
-    (["--plot", "out.svg"], "CliError: --plot: 'out.svg' must end in .png"),
-    (["--functions", "nobody"], "TraceFormatError"),
-    (["--min-rate", "1000"], "CliError: no function left"),
-    (["--functions", ","], "CliError: --functions ',': no function id given"),
-    (["--json", "."], "CliError: --json .: is a directory"),
-    (["--plot", "trace/invocations.csv/out.png"], "CliError: --plot trace/invocations.csv/out.png: cannot create"),
+    (["--policies", "none,hot"], "error: --policies: unknown policy 'hot'"),
+    (["--plot", "out.svg"], "error: --plot: 'out.svg' must end in .png"),
+    (["--functions", "nobody"], "--functions: 'nobody' matches no function"),
+    (["--trigger", "queue"], "no function left after --trigger/--functions/--min-rate"),
+    (["--min-rate", "1000"], "error: no function left"),
+    (["--functions", ","], "error: --functions ',': no function id given"),
+    (["--json", "."], "error: --json .: is a directory"),
+    (["--plot", "trace/invocations.csv/out.png"], "error: --plot trace/invocations.csv/out.png: cannot create"),
 ])
-def test_bad_flags_exit_2_with_a_named_error(trace_dir: Path, args: list[str], message: str,
-                                             capsys: pytest.CaptureFixture[str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_flags_exit_2_in_plain_words(trace_dir: Path, args: list[str], message: str,
+                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a flag value that cannot work WHEN simulate runs THEN exit 2, the flag named, no class name
     monkeypatch.chdir(trace_dir.parent)
     assert main(["simulate", str(trace_dir), "--quiet", *args]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and "Error:" not in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--workflow", "fancy"], ["--min-rate", "x"],
@@ -85,9 +88,12 @@ def test_malformed_flag_values_exit_2_naming_the_flag(trace_dir: Path, args: lis
     assert args[0] in capsys.readouterr().err
 
 
-def test_a_broken_trace_exits_2_with_the_trace_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["simulate", str(tmp_path / "missing"), "--quiet"]) == 2
-    assert "TraceFormatError" in capsys.readouterr().err
+def test_a_missing_trace_exits_3_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a trace path that does not exist WHEN simulate runs THEN exit 3, the path named, a hint, no class name
+    assert main(["simulate", str(tmp_path / "missing"), "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert f"thermostat: error: {tmp_path / 'missing'}: missing file" in err
+    assert "hint: TRACE is an Azure Functions 2019 trace directory" in err and "TraceFormatError" not in err
 
 
 def test_a_functions_file_that_is_not_text_is_a_trace_error(trace_dir: Path, tmp_path: Path,
@@ -95,7 +101,27 @@ def test_a_functions_file_that_is_not_text_is_a_trace_error(trace_dir: Path, tmp
     # GIVEN --functions @FILE pointing at binary data
     ids = tmp_path / "ids.txt"
     ids.write_bytes(b"f0\n\xb1\xff\n")
-    # WHEN simulate runs THEN it exits 2 naming the file, no traceback
-    assert main(["simulate", str(trace_dir), "--quiet", "--functions", f"@{ids}"]) == 2
+    # WHEN simulate runs THEN it exits 3 (an unreadable input file) naming the file, no traceback
+    assert main(["simulate", str(trace_dir), "--quiet", "--functions", f"@{ids}"]) == 3
     err = capsys.readouterr().err
-    assert f"TraceFormatError: {ids}: the --functions file is not UTF-8 text" in err and "Traceback" not in err
+    assert f"thermostat: error: {ids}: the --functions file is not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_progress_says_loading_before_the_replay(trace_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN no --quiet WHEN simulate runs THEN standard error says it loads the trace, then what it loaded
+    assert main(["simulate", str(trace_dir), "--policies", "none", "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.index(f"loading trace {trace_dir} ...") < err.index("loaded 4 functions x 90 minutes")
+
+
+def test_ctrl_c_exits_130_with_one_line(trace_dir: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN Ctrl-C while the replay runs
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("thermostat.sim.cli.simulate", interrupted)
+    # WHEN simulate runs THEN exit 130 and one line on standard error, no traceback
+    assert main(["simulate", str(trace_dir), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "thermostat: interrupted" and "Traceback" not in err

@@ -85,9 +85,24 @@ def test_export_writes_the_tagged_targets_history_that_simulate_reads(account: E
     assert trace.durations[1, 3] == 250.0
 
 
-def test_export_of_an_unknown_stack_exits_2_naming_it(account: ExportClients, tmp_path: Path,
+def test_export_of_an_unknown_stack_exits_4_naming_it(account: ExportClients, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["export", "--stack", "nope", "--hours", "1", "--out", str(tmp_path / "x.csv"),
+    # GIVEN no stack "nope" WHEN exported THEN exit 4 (AWS access), the stack named, no file written
+    code = main(["export", "--stack", "nope", "--history-hours", "1", "--csv", str(tmp_path / "x.csv"),
                  "--region", REGION])
-    assert code == 2
-    assert "CliError: --stack nope" in capsys.readouterr().err
+    assert code == 4
+    assert "thermostat: error: stack 'nope' not found" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_export_cli_writes_the_csv_and_keeps_the_old_spellings(account: ExportClients, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the stack WHEN exported with --csv, then with the deprecated --out/--hours
+    assert main(["export", "--stack", "thermo", "--history-hours", "1", "--csv", str(tmp_path / "a.csv"),
+                 "--region", REGION]) == 0
+    assert main(["export", "--stack", "thermo", "--hours", "1", "--out", str(tmp_path / "b.csv"),
+                 "--region", REGION]) == 0
+    # THEN both files are written, and the old spellings are named as deprecated
+    captured = capsys.readouterr()
+    assert (tmp_path / "a.csv").read_text().count("\n") == (tmp_path / "b.csv").read_text().count("\n") > 1
+    assert "--out is deprecated, use --csv" in captured.err and f"wrote {tmp_path / 'a.csv'}" in captured.out

@@ -70,18 +70,19 @@ def test_standard_input_and_values_json_cannot_hold(monkeypatch: Any, capsys: An
     ("", "not valid JSON (line 1, column 1: Expecting value)"),
     ("\udcff", "not UTF-8 text"),
 ])
-def test_unreadable_json_is_a_usage_error_with_its_position(tmp_path: Path, capsys: Any, text: str,
-                                                              fragment: str) -> None:
-    # GIVEN a file that is not JSON WHEN validated THEN exit 2 and the line and column (or byte) of the problem
+def test_unreadable_json_is_an_input_error_with_its_position(tmp_path: Path, capsys: Any, text: str,
+                                                               fragment: str) -> None:
+    # GIVEN a file that is not JSON WHEN validated THEN exit 3 and the line and column (or byte) of the problem
     path = tmp_path / "input.json"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
-    assert main(["validate", str(path)]) == 2
-    assert fragment in capsys.readouterr().err
+    assert main(["validate", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert fragment in err and err.startswith("thermostat: error: ") and "Error:" not in err
 
 
-def test_missing_file_and_bad_flags_are_usage_errors(tmp_path: Path, capsys: Any) -> None:
-    # GIVEN a missing file, or --max-warm that is not a count WHEN run THEN exit 2 saying which
-    assert main(["validate", str(tmp_path / "missing.json")]) == 2
+def test_a_missing_file_is_an_input_error_and_bad_flags_usage_errors(tmp_path: Path, capsys: Any) -> None:
+    # GIVEN a missing file WHEN run THEN exit 3 naming it; --max-warm that is not a count, or above --min-warm: exit 2
+    assert main(["validate", str(tmp_path / "missing.json")]) == 3
     assert "cannot read: No such file or directory" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["validate", "x.json", "--max-warm", "-1"])
