@@ -241,3 +241,16 @@ def test_outputs_cover_what_users_and_tests_need(template, workflow_functions):
     assert needed <= set(outputs)
     for name, output in outputs.items():
         assert output.get("Description"), name
+
+
+def test_the_cost_model_uses_the_memory_sizes_the_template_deploys(resources, globals_function):
+    # GIVEN the run cost model (Summarize's run cost, the simulator's costing) and the workflow functions
+    from thermostat import run_cost
+
+    logical = {"validate_input": "ValidateInputFunction", "collect_metrics": "CollectMetricsFunction",
+               "forecast": "ForecastFunction", "plan": "PlanFunction", "warm_batch": "WarmBatchFunction",
+               "summarize": "SummarizeFunction"}
+    # THEN each function is costed at the memory it really gets (its own MemorySize, else the Globals')
+    for name, logical_id in logical.items():
+        memory = resources[logical_id]["Properties"].get("MemorySize", globals_function["MemorySize"])
+        assert run_cost.MEMORY_MB[name] == memory, name

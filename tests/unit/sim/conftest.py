@@ -10,9 +10,7 @@ import pytest
 
 from thermostat.sim.trace import AZURE_EPOCH_MS, DURATION_PERCENTILES, Trace
 
-REAL_TRACE = Path(__file__).resolve().parents[4] / "shared" / "traces" / "azure2019-1000fn-24h"
-if not REAL_TRACE.exists():
-    REAL_TRACE = Path("/work/shared/traces/azure2019-1000fn-24h")
+REAL_TRACE = Path(__file__).resolve().parents[3] / "traces" / "azure2019-250fn-24h"  # the in-repo sample
 
 
 def make_trace(counts: Sequence[Sequence[int]], *, duration_ms: float = 100.0, memory_mb: int = 128,
