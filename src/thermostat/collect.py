@@ -23,6 +23,7 @@ from thermostat.collect_reads import CURRENT_LOOKBACK_MS, pings_by_minute, read_
 from thermostat.config import DiscoverySettings
 from thermostat.discovery import OVER_LIMIT_SAMPLE, Clients, account_limits, find_targets, spec_key
 from thermostat.exceptions import StateConflictError
+from thermostat.hours import parse as parse_hours
 from thermostat.lambda_config import describe
 from thermostat.records import (
     TargetRecord,
@@ -31,6 +32,7 @@ from thermostat.records import (
     record_to_json,
 )
 from thermostat.store import Lease, StateStore
+from thermostat.tag_settings import SETTINGS
 from thermostat.validation import function_name
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,11 @@ def plan_input(record: TargetRecord, spec: models.TargetSpec, now_ms: int, busy:
     }
     if error:
         target["error"] = error
+    target["settings_source"] = dict(spec.get("settings_source") or {name: "stack" for name in SETTINGS})
+    target["tag_problems"] = list(spec.get("tag_problems") or [])
+    if spec.get("hours"):  # outside its warm hours: no CloudWatch read, no forecast, no ping
+        target["hours"] = spec["hours"]
+        target["in_hours"] = parse_hours(spec["hours"]).inside(now_ms)
     return target
 
 
@@ -100,7 +107,8 @@ def gather(request: models.Request, clients: Clients, settings: DiscoverySetting
         specs.append((record, spec))
     mine = [record for record, _ in specs]
     described = describe(clients.lambda_, mine, limits.has_reservations, now_ms)
-    readable = [r for r in mine if r.key not in described.errors]
+    asleep = {r.key for r, s in specs if s.get("hours") and not parse_hours(s["hours"]).inside(now_ms)}
+    readable = [r for r in mine if r.key not in described.errors and r.key not in asleep]
     unreserved = [r for r in records.values() if r.config.reserved is None]
     reads = read_all(clients.cloudwatch, readable, pings_by_minute(unreserved, now_ms - CURRENT_LOOKBACK_MS),
                      now_ms, settings.metric_read_hours)

@@ -5,6 +5,11 @@ forecast refreshed). Per target, the owner's policy: ``min`` -> floor, ``max`` -
 start of the target (execution input) > of the request > of the stack; the horizon of the request. The
 monthly budget is the request's, else the stack's (0 = none). ``warm_now`` = what the last plan sent, when
 it is recent (a level above it pays a warming init). numpy/statsmodels are imported only here, lazily.
+
+A target outside its warm hours is not forecast (Plan gives it 0). A deploy (``trigger: deploy``) is not
+forecast either: each target is sized by its last plan — its own record's, else the most recent of the same
+function's records (a new version warmed for the alias that will point to it) — within its min/max, and a
+target new to the store gets its floor (term ``deploy``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ logger = logging.getLogger(__name__)
 WARM_NOW_MS = 15 * 60_000  # a last plan younger than this still has its environments warm
 
 
+def awake(target: models.TargetPlanInput) -> bool:
+    """Readable and inside its warm hours (or without any)."""
+    return "error" not in target and target.get("in_hours") is not False
+
+
 def policies(targets: Sequence[models.TargetPlanInput], request: Mapping[str, Any], settings: ForecastSettings
              ) -> list[tuple[str, TargetPolicy]]:
     from thermostat.forecast import TargetPolicy
@@ -38,7 +48,7 @@ def policies(targets: Sequence[models.TargetPlanInput], request: Mapping[str, An
                                     price_per_cold_start=(t["price_per_cold_start"]
                                                           if t["price_per_cold_start"] is not None else default_price),
                                     horizon_minutes=horizon, use_statsmodels=settings.use_statsmodels))
-            for t in targets if "error" not in t]
+            for t in targets if awake(t)]
 
 
 def monthly_budget(request: Mapping[str, Any], settings: ForecastSettings) -> float | None:
@@ -60,6 +70,44 @@ def forecast_targets(records: Mapping[str, TargetRecord], targets: Sequence[mode
                           monthly_budget_usd=monthly_budget(request, settings), warm_now=warm_now(records, now_ms))
 
 
+def deploy_size(records: Mapping[str, TargetRecord], target: models.TargetPlanInput, now_ms: int
+                ) -> tuple[int, str]:
+    """A deploy's desired count for ``target``: the last plan (its own, else the function's most recent)
+    within min/max, else the floor; and why."""
+    own = records.get(target["key"])
+    plans = [(r.last_plan, key) for key, r in records.items()
+             if r.function == target["function"] and r.last_plan is not None]
+    if own is not None and own.last_plan is not None:
+        plan, key = own.last_plan, target["key"]
+    elif plans:
+        plan, key = max(plans, key=lambda p: (p[0].at_ms if p[0] is not None else 0, p[1]))
+    else:
+        return target["min"], f"{target['min']}: deploy, the floor (no plan for {target['function']} yet)"
+    assert plan is not None
+    desired = min(max(plan.desired, target["min"]), target["max"])
+    age = max(now_ms - plan.at_ms, 0) // 60_000
+    return desired, f"{desired}: deploy, the last plan of {key} ({plan.desired}, {age} min ago)"
+
+
+def deploy_doc(records: Mapping[str, TargetRecord], targets: Sequence[models.TargetPlanInput],
+               settings: ForecastSettings, now_ms: int) -> models.ForecastDoc:
+    """The Forecast state's document for a deploy: last plans, no model (no memo to store)."""
+    from thermostat import cost
+    from thermostat.plan_step import ping_usd_month
+
+    out: list[models.ForecastTarget] = []
+    for t in targets:
+        if not awake(t):
+            continue
+        desired, reason = deploy_size(records, t, now_ms)
+        out.append({"key": t["key"], "desired": desired, "term": "deploy", "reason": reason,
+                    "ping_usd_month": round(ping_usd_month(t["memory_mb"], desired, t["send_ahead_ms"],
+                                                           settings.tick_minutes * 60), 6),
+                    "provisioned_usd_month": round(cost.provisioned_usd(t["memory_mb"], desired,
+                                                                        cost.MONTH_SECONDS), 4)})
+    return {"targets": out, "memos": {}, "budget_note": None}
+
+
 def forecast_doc(fleet: FleetForecast) -> models.ForecastDoc:
     return {"targets": [t.to_json() for t in fleet.targets],  # type: ignore[misc]
             "memos": fleet.memos, "budget_note": fleet.budget_note}
@@ -73,8 +121,13 @@ def forecast_state(state: Mapping[str, Any], store: StateStore, settings: Foreca
             raise InvalidInputError(key, "missing: Forecast needs the Collect Metrics output (CollectedState)")
     targets: list[models.TargetPlanInput] = claims.resolve(store, state["targets"], "targets")
     records, _ = decode_records(store.load().records)
-    fleet = forecast_targets(records, targets, state["request"], settings, now_ms)
     run: models.RunInfo = state["run"]
+    if state["request"].get("trigger") == "deploy":
+        doc = deploy_doc(records, targets, settings, now_ms)
+        logger.info("forecast_done", extra={"targets": len(doc["targets"]), "deploy": True,
+                                            "desired": sum(t["desired"] for t in doc["targets"])})
+        return {**state, "forecast": claims.offload(store, models.run_name_of(run), "forecast", doc)}
+    fleet = forecast_targets(records, targets, state["request"], settings, now_ms)
     logger.info("forecast_done", extra={"targets": len(fleet.targets), "seconds": round(fleet.seconds, 3),
                                         "desired": sum(t.desired for t in fleet.targets), "terms": fleet.terms,
                                         "budget_note": fleet.budget_note})

@@ -287,6 +287,8 @@ def explain(document: object, error: fastjsonschema.JsonSchemaValueException) ->
         return parts, f"is {len(value)} characters long, at most {bound}"
     if rule == "pattern":
         return parts, _pattern_problem(parts, value)
+    if rule == "enum" and isinstance(bound, list):
+        return parts, f"must be one of {', '.join(map(str, bound))}, {got(value)}"
     if rule == "maxItems" and isinstance(value, list):
         return parts, f"has {len(value)} entries, at most {bound}"
     message = (error.message or "is not valid").removeprefix(str(error.name or "data")).strip()

@@ -37,6 +37,8 @@ from typing import Any, Literal, NotRequired, TypedDict
 from thermostat.store.codec import make_run_name
 
 Source = Literal["input", "config", "tag"]
+SettingSource = Literal["input", "tag", "stack"]  # where one setting of a target came from (tag_settings)
+Trigger = Literal["schedule", "manual", "deploy", "prewarm"]  # what started the execution (input "trigger")
 Envelope = dict[str, Any]  # {"inline": doc} | {"ref": "<s3 key>", "bytes": n}: see thermostat.claims
 PlanStatus = Literal["planned", "skipped", "error"]
 Status = Literal["warmed", "partial", "failed", "throttled", "skipped", "planned", "error"]
@@ -55,6 +57,14 @@ def target_label(function: str, qualifier: str | None) -> str:
 # --- Validate Input ----------------------------------------------------------------------------------
 
 
+class TagProblem(TypedDict):
+    """A function's tag value that was ignored (thermostat.tag_settings), and why."""
+
+    tag: str
+    value: str  # as tagged (cut to 60 characters)
+    problem: str
+
+
 class TargetSpec(TypedDict):
     """One target as requested in the execution input, configured, or found by tag (normalised)."""
 
@@ -64,6 +74,9 @@ class TargetSpec(TypedDict):
     max: int
     source: Source
     price_per_cold_start: NotRequired[float]  # USD, when the execution input gives one for this target
+    hours: NotRequired[str]  # warm hours (thermostat.hours), canonical text
+    settings_source: NotRequired[dict[str, SettingSource]]  # min, max, price_per_cold_start, hours, qualifier
+    tag_problems: NotRequired[list[TagProblem]]
 
 
 class Request(TypedDict):
@@ -76,6 +89,7 @@ class Request(TypedDict):
     dry_run: bool
     price_per_cold_start: NotRequired[float]  # USD per real cold start, when the input gives one
     monthly_budget_usd: NotRequired[float]  # when the input gives one (null = the stack's setting)
+    trigger: NotRequired[Trigger]  # when the input gives one; "deploy" sizes targets by their last plan
 
 
 class RequestView(TypedDict):
@@ -88,6 +102,7 @@ class RequestView(TypedDict):
     dry_run: bool
     price_per_cold_start: NotRequired[float]
     monthly_budget_usd: NotRequired[float]
+    trigger: NotRequired[Trigger]
 
 
 class RunInfo(TypedDict):
@@ -149,6 +164,10 @@ class TargetPlanInput(TypedDict):
     send_ahead_ms: float | None  # the target's learned lead (None: not learned yet)
     protocol: int  # ping version its library answers
     error: NotRequired[str]  # "FunctionNotFound: ..." etc.: carried on, never dropped
+    hours: NotRequired[str]  # warm hours (canonical text); absent = always
+    in_hours: NotRequired[bool]  # False: outside its warm hours now (no CloudWatch read, no ping)
+    settings_source: NotRequired[dict[str, SettingSource]]  # per setting: input | tag | stack
+    tag_problems: NotRequired[list[TagProblem]]  # tag values ignored, and why
 
 
 class AccountView(TypedDict):
@@ -238,6 +257,10 @@ class PlanRecord(TypedDict):
     provisioned_usd_month: float  # Provisioned Concurrency at `desired` for a month (the break-even)
     status: PlanStatus
     error: NotRequired[str]
+    hours: NotRequired[str]  # copied from the TargetPlanInput (also settings_source, tag_problems, in_hours)
+    in_hours: NotRequired[bool]
+    settings_source: NotRequired[dict[str, SettingSource]]
+    tag_problems: NotRequired[list[TagProblem]]
 
 
 class PingGroup(TypedDict):
@@ -376,6 +399,10 @@ class TargetReport(TypedDict):
     protocol: int
     send_ahead_ms: float | None
     envs: NotRequired[list[str]]  # kept in the report document while a top-up round follows
+    hours: NotRequired[str]  # from the PlanRecord: warm hours, inside them now, where each setting came from,
+    in_hours: NotRequired[bool]  # and the tag values that were ignored
+    settings_source: NotRequired[dict[str, SettingSource]]
+    tag_problems: NotRequired[list[TagProblem]]
 
 
 class Totals(TypedDict):

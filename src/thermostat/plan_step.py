@@ -46,7 +46,17 @@ def failure_of(state: Mapping[str, Any]) -> models.FailureInfo | None:
             "cause": str(raw.get("cause") or raw.get("Cause") or "")[:2000]}
 
 
+def asleep_need(target: models.TargetPlanInput) -> planning.Need | None:
+    """A target outside its warm hours gets 0 (None: it is inside them, or has none)."""
+    if target.get("in_hours") is False and "error" not in target:
+        return planning.Need(target, 0, "hours", f"0: outside its warm hours ({target.get('hours')})")
+    return None
+
+
 def fallback_need(target: models.TargetPlanInput, record: TargetRecord | None, now_ms: int) -> planning.Need:
+    asleep = asleep_need(target)
+    if asleep is not None:
+        return asleep
     last = record.last_plan if record is not None else None
     age = None if last is None else now_ms - last.at_ms
     if last is not None and age is not None and age <= LAST_PLAN_MS:
@@ -92,7 +102,8 @@ def plan_record(need: planning.Need, grant: planning.Grant, forecast: Mapping[st
     else:
         ping_month = ping_usd_month(t["memory_mb"], grant.requested, t["send_ahead_ms"], settings.period_s)
         provisioned_month = cost.provisioned_usd(t["memory_mb"], desired, cost.MONTH_SECONDS)
-    reason = need.reason if not grant.note or "error" in t else f"{need.reason}; {grant.note} -> {grant.requested}"
+    quiet = not grant.note or "error" in t or need.term == "hours"
+    reason = need.reason if quiet else f"{need.reason}; {grant.note} -> {grant.requested}"
     record: models.PlanRecord = {
         "key": t["key"], "function": t["function"], "qualifier": t["qualifier"], "desired": desired,
         "requested": grant.requested, "limited_by": grant.limited_by, "term": need.term, "reason": reason,
@@ -101,6 +112,9 @@ def plan_record(need: planning.Need, grant: planning.Grant, forecast: Mapping[st
         "status": "error" if "error" in t else ("planned" if grant.requested > 0 else "skipped")}
     if "error" in t:
         record["error"] = t["error"]
+    for key in ("hours", "in_hours", "settings_source", "tag_problems"):  # shown per target in the report
+        if key in t:
+            record[key] = t[key]
     return record
 
 
@@ -183,6 +197,9 @@ def _view(request: Any) -> models.RequestView:
 def need_of(target: models.TargetPlanInput, forecast: Mapping[str, Any] | None) -> planning.Need:
     if "error" in target:
         return planning.Need(target, 0, "error", target["error"])
+    asleep = asleep_need(target)
+    if asleep is not None:
+        return asleep
     if forecast is None:
         return planning.Need(target, target["min"], "floor", f"{target['min']}: the floor (no forecast for it)")
     return planning.Need(target, int(forecast["desired"]), str(forecast["term"]), str(forecast["reason"]))

@@ -105,6 +105,9 @@ def report_from_plan(record: Mapping[str, Any]) -> tuple[TargetReport, Carry]:
         "reason": str(record.get("reason") or record.get("error") or ""), "rounds": 0, "protocol": 2,
         "send_ahead_ms": None,
     }
+    for name in ("hours", "in_hours", "settings_source", "tag_problems"):  # the target's settings (issue 11)
+        if name in record:
+            report[name] = record[name]
     return report, Carry(memory_mb=int(record.get("memory_mb") or 128))
 
 

@@ -28,6 +28,8 @@ from typing import Any, Literal, TypedDict, cast
 from thermostat import models
 from thermostat.config import RunSettings
 from thermostat.exceptions import InvalidInputError
+from thermostat.hours import HoursError
+from thermostat.hours import parse as parse_hours
 from thermostat.input_schema import check_shape, clipped, function_problem, schema, show
 from thermostat.kill_switch import read_switch
 
@@ -117,6 +119,15 @@ def _target(item: object, path: str, source: Source, min_default: int, max_defau
                                "max": maximum, "source": source}
     if "price_per_cold_start" in entry:
         spec["price_per_cold_start"] = float(entry["price_per_cold_start"])
+    if "hours" in entry:
+        try:
+            spec["hours"] = parse_hours(entry["hours"]).text
+        except HoursError as exc:
+            raise clipped(f"{path}.hours", str(exc)) from None
+    if source == "input":  # which settings the input gives (the rest: its tags, else the stack's)
+        given = {"min": "min" in entry, "max": "max" in entry, "price_per_cold_start": "price_per_cold_start" in entry,
+                 "hours": "hours" in entry, "qualifier": "qualifier" in entry or embedded is not None}
+        spec["settings_source"] = {name: "input" if flag else "stack" for name, flag in given.items()}
     return spec
 
 
@@ -159,6 +170,8 @@ def validate_execution_input(raw: object, settings: RunSettings | None = None) -
         request["price_per_cold_start"] = float(document["price_per_cold_start"])
     if document.get("monthly_budget_usd") is not None:
         request["monthly_budget_usd"] = float(document["monthly_budget_usd"])
+    if "trigger" in document:
+        request["trigger"] = document["trigger"]
     return request
 
 

@@ -10,12 +10,15 @@ from botocore's ``before-call`` event, with the same status, headers and body th
 and parsed by botocore's own parser, skipping moto's HTTP emulation (~1.5 ms of CPU per call). That
 matters when a batch's 50 pings must all reach their targets within the few hundred milliseconds
 before their shared ``release_at``. Clients that retry keep the moto route, so botocore's retries of a
-429 still happen exactly as against AWS.
+429 still happen exactly as against AWS. A function that a ``latency_ms`` fault makes slower than the
+calling client's ``read_timeout`` (function code invoking another function) gets that client botocore's
+``ReadTimeoutError`` in time, while the invocation runs on, as on AWS.
 
 Both routes decode the ``ClientContext`` (``X-Amz-Client-Context``: base64 JSON, at most 3,583 bytes) and
 hand it to the handler as ``context.client_context`` for synchronous invokes, as Lambda does; a malformed
 one is Lambda's 400 ``InvalidRequestContentException``, an oversized one ``InvalidParameterValueException``.
-``PutFunctionConcurrency``/``DeleteFunctionConcurrency`` reach the runtime at once (not at the next invoke).
+``PutFunctionConcurrency``/``DeleteFunctionConcurrency`` reach the runtime at once (not at the next invoke), and
+``UpdateFunctionCode`` retires the function's $LATEST environments (the next request is a cold start).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import boto3
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.endpoint import convert_to_response_dict
+from botocore.exceptions import ReadTimeoutError
 from botocore.parsers import create_parser
 from moto.awslambda.models import LambdaBackend
 from moto.awslambda.utils import get_backend
@@ -43,6 +47,7 @@ from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 from werkzeug.exceptions import HTTPException
 
+from thermostat.local import sandbox
 from thermostat.local.exceptions import InvalidParameterValueException, InvalidRequestContentException
 from thermostat.local.runtime import LATEST, LocalLambdaRuntime, split_name
 from thermostat.local.sandbox_patches import wrap_methods
@@ -135,6 +140,43 @@ def _retries(config: Any) -> bool:
     return int(retries.get("max_attempts", 1)) > 0
 
 
+def _read_timeout(config: Any, runtime: LocalLambdaRuntime, function: str) -> float | None:
+    """The client's read timeout when it applies: a call made by function code (a handler invoking another
+    function; Step Functions' own tasks are not bound by an SDK timeout) to a function a ``latency_ms`` fault
+    makes slower than it. Only that simulated latency is compared: on one interpreter the wall time of an
+    invoke also holds the GIL waits of every other thread, which Lambda's separate environments never see."""
+    timeout = getattr(config, "read_timeout", None)
+    if not timeout or sandbox.current() is None:
+        return None
+    fault = runtime.fault_plan.functions.get(function)
+    return float(timeout) if fault is not None and fault.latency_ms / 1000.0 >= float(timeout) else None
+
+
+def _within(read_timeout_s: float | None, url: str, call: Callable[[], bytes]) -> bytes:
+    """``call()``, or botocore's ``ReadTimeoutError`` once ``read_timeout_s`` passed without an answer, as an
+    SDK client sees a function slower than its read timeout; the invocation itself runs on to its end."""
+    if read_timeout_s is None:
+        return call()
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["body"] = call()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="lambda-invoke", daemon=True).start()
+    if not done.wait(read_timeout_s):
+        raise ReadTimeoutError(endpoint_url=url)
+    if "error" in box:
+        raise box["error"]
+    body: bytes = box["body"]
+    return body
+
+
 def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
     """botocore ``before-call.lambda.Invoke``: answer in-process, or ``None`` to take moto's route."""
     runtime = _active[-1] if _active else None
@@ -150,8 +192,10 @@ def fast_invoke(model: Any, params: dict[str, Any], context: dict[str, Any], **_
         fn = backend.get_function(function_name, qualifier)
         if fn.function_name not in runtime.functions:
             return None
-        body: bytes = _route(runtime, fn, function_name, qualifier, params.get("body"), params.get("headers"),
-                             headers)
+        body: bytes = _within(_read_timeout(context.get("client_config"), runtime, fn.function_name),
+                              str(params.get("url", "")),
+                              lambda: _route(runtime, fn, function_name, qualifier, params.get("body"),
+                                             params.get("headers"), headers))
         status = _STATUS.get(_header(params.get("headers"), "X-Amz-Invocation-Type") or "", 200)
         headers["content-type"] = "application/json"
     except HTTPException as exc:  # moto's and our own service errors: 404, 429, ...
@@ -180,10 +224,25 @@ def _tell_runtime(original: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _code_replaced(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``UpdateFunctionCode``: new code for $LATEST, so its environments are gone (the runtime retires them)."""
+    def call(self: LambdaBackend, function_name: str, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, function_name, *args, **kwargs)
+        runtime = _active[-1] if _active else None
+        if runtime is not None:
+            name = self.get_function(function_name).function_name
+            if name in runtime.functions:
+                runtime.retire(name, LATEST)
+        return result
+
+    return call
+
+
 def install(runtime: LocalLambdaRuntime) -> Callable[[], None]:
     """Route invokes to ``runtime`` until the returned undo function is called (nests like a stack)."""
     undo_concurrency = wrap_methods(LambdaBackend, ("put_function_concurrency", "delete_function_concurrency"),
                                     _tell_runtime)
+    undo_code = wrap_methods(LambdaBackend, ("update_function_code",), _code_replaced)
     with _lock:
         _active.append(runtime)
         LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
@@ -200,6 +259,7 @@ def install(runtime: LocalLambdaRuntime) -> Callable[[], None]:
             if not _active:
                 LambdaSimpleBackend.invoke = _original_invoke  # type: ignore[method-assign]
         undo_concurrency()
+        undo_code()
 
     return uninstall
 

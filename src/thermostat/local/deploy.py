@@ -40,6 +40,7 @@ class Deployment:
     buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     alarms: list[str] = field(default_factory=list)  # alarm names (created in moto; nothing evaluates them)
     dashboards: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # EventBridge rules (thermostat.local.rules delivers their events)
     recorded: dict[str, str] = field(default_factory=dict)  # logical id -> type, kept but not created
 
     def state_machine_arn(self, key: str | None = None) -> str:
@@ -56,7 +57,7 @@ def placeholder_zip(note: str) -> bytes:
 
 def _clients(region: str) -> dict[str, Any]:
     return {name: boto3.client(name, region_name=region)
-            for name in ("iam", "lambda", "ssm", "logs", "stepfunctions", "scheduler", "s3", "cloudwatch")}
+            for name in ("iam", "lambda", "ssm", "logs", "stepfunctions", "scheduler", "s3", "cloudwatch", "events")}
 
 
 def create_bucket(client: Any, bucket: BucketDef, region: str) -> str:
@@ -141,6 +142,11 @@ def deploy(stack: LocalStack, runtime: LocalLambdaRuntime) -> Deployment:
     for dashboard in stack.dashboards.values():
         c["cloudwatch"].put_dashboard(DashboardName=dashboard.name, DashboardBody=dashboard.body)
         out.dashboards.append(dashboard.name)
+    for rule in stack.rules.values():
+        c["events"].put_rule(Name=rule.name, EventPattern=json.dumps(rule.event_pattern), State=rule.state,
+                             Description=rule.description)
+        c["events"].put_targets(Rule=rule.name, Targets=[dict(t) for t in rule.targets])
+        out.rules.append(rule.name)
     out.recorded.update({r.logical_id: r.type for r in stack.custom_resources.values()})
     return out
 

@@ -12,7 +12,10 @@
   ``custom`` is Thermostat's marker is a ping, and invocations, cold starts and throttles are counted per
   function split into real and ping (:class:`~thermostat.local.invocations.FunctionStats`);
 - ``invoke.jitter_ms`` delays each request before it reaches an environment (a seeded network latency);
-- every invoke and throttle is handed to :class:`~thermostat.local.metrics.LambdaMetrics` (AWS/Lambda).
+- every invoke and throttle is handed to :class:`~thermostat.local.metrics.LambdaMetrics` (AWS/Lambda);
+- a code update (:meth:`LocalLambdaRuntime.retire`, called on ``UpdateFunctionCode``) makes a new version of
+  the code: the old environments are gone (idle ones at once, busy ones when their request ends) and the
+  next request starts a new, cold one, as on Lambda.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class LocalLambdaRuntime:
         self._reserved_total = 0
         self._last_sweep = float("-inf")
         self._lock = threading.Lock()
+        self._in_use: set[ExecutionEnvironment] = set()
+        self._retired: set[ExecutionEnvironment] = set()  # busy when their code was replaced: closed on release
         self._faults: dict[str, FaultState] = {}
         self._jitter_lock = threading.Lock()
         self.invocation_count = 0
@@ -158,6 +163,16 @@ class LocalLambdaRuntime:
                     env.close()
                 pool.clear()
 
+    def retire(self, name: str, version: str = LATEST) -> int:
+        """The code of ``name``'s ``version`` was replaced: every environment of it is gone (idle ones now,
+        busy ones when their request ends). Returns how many were idle."""
+        with self._lock:
+            pool = self._idle.pop((name, version), [])
+            for env in pool:
+                env.close()
+            self._retired.update(env for env in self._in_use if env.code.name == name and env.version == version)
+            return len(pool)
+
     def idle_environments(self, name: str, version: str = LATEST) -> list[str]:
         with self._lock:
             self._reclaim_locked(self.clock.monotonic(), force=True)
@@ -209,6 +224,7 @@ class LocalLambdaRuntime:
                 pool = self._idle[key] = []
             self._reclaim_pool_locked(key, pool, now)
             env = pool.pop() if pool else ExecutionEnvironment(code, version, now)
+            self._in_use.add(env)
             self._count_busy_locked(code.name, resource, +1)
             stats.invocations += 1
             if ping:
@@ -221,6 +237,10 @@ class LocalLambdaRuntime:
         with self._lock:
             self._count_busy_locked(env.code.name, resource, -1)
             env.last_used = self.clock.monotonic()
+            self._in_use.discard(env)
+            if env in self._retired:
+                self._retired.discard(env)
+                keep = False
             if keep:
                 self._idle.setdefault((env.code.name, env.version), []).append(env)
             else:

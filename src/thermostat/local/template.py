@@ -3,7 +3,8 @@
 Parameters (defaults, overridable and checked against their constraints), ``Conditions``, ``Globals``
 merged into each function (SAM's rules: maps merged, lists prepended, scalars overridden), functions'
 code directory/handler/memory/timeout/environment/layers/tags/reserved concurrency, layers, SSM
-parameters, log groups, S3 buckets (and their bucket policies), CloudWatch alarms and dashboards, state
+parameters, log groups, S3 buckets (and their bucket policies), CloudWatch alarms and dashboards, EventBridge
+rules, state
 machines with ``DefinitionUri`` read and ``DefinitionSubstitutions`` applied, their schedules (recorded:
 nothing fires them locally) and custom resources (recorded, never invoked). A resource whose
 ``Condition`` is false is not deployed, and neither is an output whose ``Condition`` is false. Physical
@@ -36,6 +37,7 @@ from thermostat.local.template_model import (
     LayerDef,
     LocalStack,
     LogGroupDef,
+    RuleDef,
     ScheduleDef,
     SsmParameterDef,
     StateMachineDef,
@@ -49,11 +51,13 @@ SAM_LAYER = "AWS::Serverless::LayerVersion"
 SAM_STATE_MACHINE = "AWS::Serverless::StateMachine"
 BUCKET = "AWS::S3::Bucket"
 CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
-_OTHER = (BUCKET, "AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", CUSTOM_RESOURCE)
+EVENTS_RULE = "AWS::Events::Rule"
+_OTHER = (BUCKET, "AWS::S3::BucketPolicy", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", CUSTOM_RESOURCE,
+          EVENTS_RULE)
 _NAME_PROPERTY = {SAM_FUNCTION: "FunctionName", SAM_STATE_MACHINE: "Name", SAM_LAYER: "LayerName",
                   "AWS::SSM::Parameter": "Name", "AWS::Logs::LogGroup": "LogGroupName", "AWS::IAM::Role": "RoleName",
                   BUCKET: "BucketName", "AWS::CloudWatch::Alarm": "AlarmName",
-                  "AWS::CloudWatch::Dashboard": "DashboardName"}
+                  "AWS::CloudWatch::Dashboard": "DashboardName", EVENTS_RULE: "Name"}
 _LEFTOVER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
 
 
@@ -162,6 +166,10 @@ class _Reader:
                                                                 props.get("PolicyDocument") or {})
         elif kind == "AWS::CloudWatch::Alarm":
             stack.alarms[logical_id] = AlarmDef.from_properties(logical_id, self._physical(logical_id), props)
+        elif kind == EVENTS_RULE:
+            stack.rules[logical_id] = RuleDef(logical_id, self._physical(logical_id), props.get("EventPattern") or {},
+                                              tuple(props.get("Targets") or ()), str(props.get("State", "ENABLED")),
+                                              str(props.get("Description", "")))
         elif kind == "AWS::CloudWatch::Dashboard":
             body = _text(props.get("DashboardBody", ""))
             try:
@@ -216,6 +224,8 @@ class _Reader:
             return f"{prefix.format('cloudwatch')}:alarm:{name}"
         if kind == "AWS::CloudWatch::Dashboard":
             return f"arn:aws:cloudwatch::{self.account_id}:dashboard/{name}"
+        if kind == EVENTS_RULE:
+            return f"{prefix.format('events')}:rule/{name}"
         return f"{prefix.format(kind.split('::')[1].lower() if '::' in kind else 'unknown')}:{name}"
 
     def _ref(self, logical_id: str) -> str:

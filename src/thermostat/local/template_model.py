@@ -182,6 +182,19 @@ class CustomResourceDef:
     properties: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class RuleDef:
+    """An ``AWS::Events::Rule`` on the default bus: created in moto, whose EventBridge delivers to no state
+    machine; :mod:`thermostat.local.rules` does that part (pattern, input transformer, StartExecution)."""
+
+    logical_id: str
+    name: str
+    event_pattern: dict[str, Any]
+    targets: tuple[dict[str, Any], ...]  # PutTargets shapes: Id, Arn, RoleArn, InputTransformer, ...
+    state: str = "ENABLED"
+    description: str = ""
+
+
 @dataclass
 class LocalStack:
     path: Path
@@ -199,6 +212,7 @@ class LocalStack:
     alarms: dict[str, AlarmDef] = field(default_factory=dict)
     dashboards: dict[str, DashboardDef] = field(default_factory=dict)
     custom_resources: dict[str, CustomResourceDef] = field(default_factory=dict)
+    rules: dict[str, RuleDef] = field(default_factory=dict)  # EventBridge rules
     schedules: list[ScheduleDef] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     ignored: dict[str, str] = field(default_factory=dict)  # logical id -> type not deployed locally

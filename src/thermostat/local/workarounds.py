@@ -20,6 +20,9 @@ None of them changes what runs on AWS: they patch moto's in-process backends onl
 5. ``states_all_terminal`` — a ``Catch``/``Retry`` on ``States.ALL`` caught ``States.DataLimitExceeded``
    (a state output over 256 KiB) and ``States.Runtime``; on AWS neither is matched by ``States.ALL`` (only
    by its own name), so the execution fails with it. That is what an oversized payload now does locally.
+6. ``provisioned_concurrency`` — Lambda ``GetProvisionedConcurrencyConfig`` answered ``404 Not yet
+   implemented``, so an alias or version target could not be described; it now answers what Lambda answers
+   for a qualifier without Provisioned Concurrency (moto has none): ``ProvisionedConcurrencyConfigNotFoundException``.
 
 The index also answers for :class:`~thermostat.local.dense.DenseSeries` (seeded history kept as numpy
 arrays, :func:`add_dense_series`), and :func:`install_read_hook` runs a callback before every CloudWatch
@@ -49,7 +52,8 @@ from thermostat.local.cloudwatch_index import (
 from thermostat.local.sandbox_patches import wrap_methods
 
 __all__ = ["CloudWatchBackend", "_original_get_metric_data", "add_dense_series", "indexed_get_metric_data",
-           "install_account_settings", "install_all", "install_cloudwatch_index", "install_read_hook",
+           "install_account_settings", "install_all", "install_cloudwatch_index", "install_provisioned_concurrency",
+           "install_read_hook",
            "install_s3_conditional_writes", "install_sfn_client_cache", "install_states_all_terminal", "percentile"]
 
 # --- 1. CloudWatch GetMetricData index (its code: cloudwatch_index.py) ---------------------------------
@@ -128,6 +132,26 @@ def install_account_settings(settings: Callable[[], tuple[int, int, int]]) -> Ca
     return undo
 
 
+PROVISIONED_PATH = r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/provisioned-concurrency/?$"
+
+
+def install_provisioned_concurrency() -> Callable[[], None]:
+    """``GetProvisionedConcurrencyConfig``: Lambda's "none configured" error instead of moto's 404."""
+    import moto.awslambda.urls as lambda_urls
+
+    def handle(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        error = "ProvisionedConcurrencyConfigNotFoundException"
+        body = {"Type": "User", "message": "No Provisioned Concurrency Config found for this function"}
+        return 404, {"content-type": "application/json", "x-amzn-errortype": error}, json.dumps(body)
+
+    lambda_urls.url_paths[PROVISIONED_PATH] = handle
+
+    def undo() -> None:
+        lambda_urls.url_paths.pop(PROVISIONED_PATH, None)
+
+    return undo
+
+
 # --- 4. S3 conditional writes, atomic ---------------------------------------------------------------
 
 _s3_write_lock = threading.RLock()
@@ -184,7 +208,7 @@ def install_states_all_terminal() -> Callable[[], None]:
 def install_all(account_settings: Callable[[], tuple[int, int, int]] | None = None) -> Callable[[], None]:
     """Install every workaround; returns one undo function."""
     undos = [install_cloudwatch_index(), install_sfn_client_cache(), install_s3_conditional_writes(),
-             install_states_all_terminal()]
+             install_states_all_terminal(), install_provisioned_concurrency()]
     if account_settings is not None:
         undos.append(install_account_settings(account_settings))
 

@@ -3,6 +3,10 @@
 Each function gets its own seeded generators (derived from ``--seed`` and a CRC of its id, so filtering
 the trace never changes a function's arrivals): one for its requests, one for the lifetimes of its
 environments (the k-th environment created lives equally long under every policy).
+
+Warm hours (``SimSettings.hours``, ``--hours``): every pinging policy sends nothing at a tick outside them and
+the thermostat reads no CloudWatch there; requests and cold starts are replayed and counted all day.
+Provisioned Concurrency stays on all day (its cost is unchanged).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from thermostat import cost
 from thermostat.forecast.objective import PING_OVERHEAD_MS
+from thermostat.hours import active_minutes
+from thermostat.hours import parse as parse_hours
 from thermostat.sim.lifecycle import EnvPool
 from thermostat.sim.policies import Policy, SimSettings, baseline_pings, tick_minutes_of
 from thermostat.sim.thermostat_policy import ThermostatTarget, run_thermostat
@@ -63,6 +70,18 @@ def score_window(settings: SimSettings, minutes: int) -> tuple[float, float]:
     return settings.score_from_minute * 60_000.0, end * 60_000.0
 
 
+@lru_cache(maxsize=8)
+def _awake(hours: str, start_ms: int, minutes: int) -> bytes:
+    return bytes(active_minutes(parse_hours(hours), start_ms, minutes))
+
+
+def awake_minutes(settings: SimSettings, trace: Trace) -> npt.NDArray[np.bool_] | None:
+    """Per minute of the trace, inside the warm hours (None: no hours, always)."""
+    if settings.hours is None:
+        return None
+    return np.frombuffer(_awake(settings.hours, trace.start_ms, trace.minutes), dtype=np.uint8).astype(bool)
+
+
 def function_seed(seed: int, name: str) -> list[int]:
     return [seed, zlib.crc32(name.encode("utf-8"))]
 
@@ -97,13 +116,16 @@ def _replay(policy: Policy, out: Outcome, work: Workload, prof: Profile, ticks: 
         return
     pool = EnvPool(work.arrivals, work.durations, life, np.random.default_rng([*seed, 1]), window=(lo, hi))
     hold = settings.hold_ms(policy)
+    awake = awake_minutes(settings, trace)
     if policy.kind == "thermostat":
         priced = settings if policy.price is None else replace(settings, price_per_cold_start=policy.price)
-        target = ThermostatTarget(name, memory, prof, trace.start_ms, priced, window=(lo, hi))
+        target = ThermostatTarget(name, memory, prof, trace.start_ms, priced, window=(lo, hi), awake=awake)
         out.pings_per_tick = run_thermostat(pool, target, ticks)
         out.metric_reads, out.real_cold_seen, out.models = target.metric_reads, target.real_cold_seen, target.terms
     elif policy.pings:
         schedule = baseline_pings(policy, prof, ticks, settings.forecast.horizon_minutes)
+        if awake is not None:
+            schedule = np.where(awake[ticks], schedule, 0)
         for minute, count in zip(ticks.tolist(), schedule.tolist(), strict=True):
             if count:
                 pool.ping(minute * 60_000.0, count, hold)

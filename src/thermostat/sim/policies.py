@@ -134,6 +134,7 @@ class SimSettings:
     metric_read_hours: float = 6.0  # CloudWatch re-read interval per target (template MetricReadHours)
     score_from_minute: int = 0  # cold starts and costs are counted from this minute on (held-out scoring)
     score_to_minute: int | None = None
+    hours: str | None = None  # warm hours of every function (thermostat.hours): no ping, no read outside
 
     @property
     def tick_minutes(self) -> int:

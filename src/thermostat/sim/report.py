@@ -37,6 +37,7 @@ def document(trace: Trace, settings: SimSettings, policies: dict[str, Any], none
                                      settings.score_to_minute if settings.score_to_minute is not None
                                      else trace.minutes],
             "account_unreserved": settings.account_unreserved,
+            "hours": settings.hours,
         },
         "prices": {"as_of": cost.PRICES.as_of, "region": cost.PRICES.region, "month_days": 30},
         "none_cold_starts": none_cold_starts,

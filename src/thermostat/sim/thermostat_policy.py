@@ -9,7 +9,8 @@ workflow would see:
    ``allocate`` (min/max clamp, concurrency budget) -> pings sent;
 3. the ping round in the environment pool, whose answers (environment ids, ``real`` requests since the
    previous ping, ages: what the target library reports) go through :func:`thermostat.telemetry.observe_round`.
-Nothing here sees the future: the pool answers only for environments the pings reach.
+Nothing here sees the future: the pool answers only for environments the pings reach. Outside the warm
+hours (``awake`` False at that minute) a tick reads nothing and pings nothing, as the workflow does.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ class ThermostatTarget:
     """One function's record and policy; :meth:`decide` then :meth:`observe` once per tick."""
 
     def __init__(self, name: str, memory_mb: int, prof: Profile, start_ms: int, settings: SimSettings,
-                 window: tuple[float, float] = (0.0, math.inf)) -> None:
+                 window: tuple[float, float] = (0.0, math.inf), awake: npt.NDArray[np.bool_] | None = None) -> None:
         self.settings = settings
+        self.awake = awake
         self.window = window
         self.start_ms = start_ms
         self.view = CloudWatchView(prof)
@@ -78,6 +80,9 @@ class ThermostatTarget:
     def decide(self, minute: int) -> int:
         now = self.start_ms + minute * MINUTE_MS
         record = self.record
+        if self.awake is not None and not self.awake[minute]:
+            self.terms["hours"] = self.terms.get("hours", 0) + 1
+            return 0
         if read_due(record, now, self.read_interval_ms) is not None:
             start, end, period_s = read_window(record, now)
             start = max(start, self.start_ms)  # the trace has no history before it starts

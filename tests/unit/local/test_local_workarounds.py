@@ -127,6 +127,22 @@ def test_get_account_settings_reports_the_local_limits() -> None:
         assert (limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]) == (200, 170)
 
 
+def test_get_provisioned_concurrency_config_says_none_is_configured() -> None:
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        client = boto3.client("lambda", region_name="us-east-1")
+        # moto: not implemented
+        with pytest.raises(ClientError, match="Not yet implemented"):
+            client.get_provisioned_concurrency_config(FunctionName="orders", Qualifier="live")
+        # fixed: Lambda's answer for a qualifier without Provisioned Concurrency
+        undo = workarounds.install_provisioned_concurrency()
+        try:
+            with pytest.raises(ClientError) as caught:
+                client.get_provisioned_concurrency_config(FunctionName="orders", Qualifier="live")
+        finally:
+            undo()
+        assert caught.value.response["Error"]["Code"] == "ProvisionedConcurrencyConfigNotFoundException"
+
+
 def test_slow_cloudwatch_fault_delays_reads(cw: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from thermostat.local import faults
 

@@ -42,6 +42,9 @@ ARN_BASE = st.builds("arn:{}:lambda:{}:{}:function:{}".format, st.sampled_from([
                      st.sampled_from(["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1"]), ACCOUNT, NAME)
 COUNT = st.integers(0, MAX_WARM)
 PRICE = st.integers(0, 1000) | st.floats(0, 1000)
+HOURS = st.sampled_from(["Mon-Fri 07:00-19:00 Europe/Berlin", "daily 22:00-06:00", "Sat+Sun 10:00-16:00 UTC",
+                         "Mon-Fri 08:00-12:00 13:00-18:00; Sat 09:00-12:00 America/New_York"])
+TRIGGERS = ("schedule", "manual", "deploy", "prewarm")
 BUDGET = st.none() | st.integers(0, 10**6) | st.floats(0, 1e6)
 
 
@@ -70,6 +73,8 @@ def targets(draw: Draw) -> object:
         entry["max"] = as_number(high)
     if draw(st.booleans()):
         entry["price_per_cold_start"] = draw(PRICE)
+    if draw(st.booleans()):
+        entry["hours"] = draw(HOURS)
     return entry
 
 
@@ -81,6 +86,7 @@ VALID = st.fixed_dictionaries({}, optional={
     "dry_run": st.booleans(),
     "price_per_cold_start": PRICE,
     "monthly_budget_usd": BUDGET,
+    "trigger": st.sampled_from(TRIGGERS),
 })
 
 # --- values a mutation puts somewhere ------------------------------------------------------------------
@@ -110,7 +116,7 @@ TYPE_OK: dict[str, Callable[[object], bool]] = {
     "dry_run": lambda v: isinstance(v, bool), "quantile": is_number, "horizon_minutes": is_int,
     "price_per_cold_start": is_number, "monthly_budget_usd": lambda v: v is None or is_number(v),
     "function": lambda v: isinstance(v, str), "qualifier": lambda v: v is None or isinstance(v, str),
-    "min": is_int, "max": is_int,
+    "min": is_int, "max": is_int, "hours": lambda v: isinstance(v, str), "trigger": lambda v: v in TRIGGERS,
 }
 OUT_OF_RANGE: dict[str, st.SearchStrategy[Any]] = {
     "quantile": st.floats(max_value=0) | st.floats(min_value=1) | st.integers(max_value=0) | st.integers(min_value=1),
@@ -245,6 +251,14 @@ def m_contradicting_qualifier(draw: Draw, doc: dict[str, Any]) -> tuple[object, 
     return doc, {format_path(["targets", i, "qualifier"])}
 
 
+def m_bad_hours(draw: Draw, doc: dict[str, Any]) -> tuple[object, set[str]]:
+    entries, i = _target(draw, doc)
+    entries[i]["hours"] = draw(st.sampled_from(["", "Mon-Fry 07:00-19:00", "07:00-25:00", "Mon-Fri", "09:00-09:00",
+                                                "07:00-19:00 Mars/Olympus", "UTC 07:00-19:00", "x" * 201])
+                               | st.text(max_size=12).filter(lambda t: not any(c.isdigit() for c in t)))
+    return doc, {format_path(["targets", i, "hours"])}
+
+
 def m_missing_function(draw: Draw, doc: dict[str, Any]) -> tuple[object, set[str]]:
     entries, i = _target(draw, doc)
     del entries[i]["function"]
@@ -263,6 +277,7 @@ MUTATIONS: dict[str, Mutation] = {
     "out of range (top)": m_out_of_range_top, "out of range (target)": m_out_of_range_target,
     "min > max": m_min_above_max, "bad function": m_bad_function, "bad qualifier": m_bad_qualifier,
     "contradicting qualifier": m_contradicting_qualifier, "missing function": m_missing_function,
+    "bad hours": m_bad_hours,
     "too many targets": m_too_many_targets,
 }
 
@@ -285,6 +300,7 @@ def strip_source(request: dict[str, Any]) -> dict[str, Any]:
     again = copy.deepcopy(request)
     for target in again["targets"]:
         del target["source"]
+        target.pop("settings_source", None)  # which fields the input gave: every one, once given back
     return again
 
 
@@ -302,10 +318,13 @@ def test_valid_inputs_are_accepted_and_normalised(document: dict[str, Any]) -> N
         assert type(target["min"]) is int and type(target["max"]) is int
         assert target["function"].count(":") == (6 if target["function"].startswith("arn:") else 0)
         assert target["qualifier"] != "$LATEST" and target["source"] == "input"
+        assert set(target["settings_source"].values()) <= {"input", "stack"}
     keys = [target_key(t) for t in request["targets"]]
     assert len(keys) == len(set(keys)) <= len(document.get("targets", []))
-    # AND the normalised request, given back as input, normalises to itself
-    assert validate_execution_input(strip_source(dict(request)), SETTINGS) == request
+    # AND the normalised request, given back as input, normalises to itself (every setting now given)
+    again = validate_execution_input(strip_source(dict(request)), SETTINGS)
+    assert strip_source(again) == strip_source(request)
+    assert all(t["settings_source"]["min"] == t["settings_source"]["max"] == "input" for t in again["targets"])
 
 
 @settings(FUZZ, max_examples=350)
