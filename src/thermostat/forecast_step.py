@@ -44,10 +44,12 @@ def policies(targets: Sequence[models.TargetPlanInput], request: Mapping[str, An
 
     default_price = request.get("price_per_cold_start", settings.price_per_cold_start)
     horizon = int(request.get("horizon_minutes", settings.horizon_minutes))
+    quantile = float(request.get("quantile", settings.quantile))
     return [(t["key"], TargetPolicy(floor=t["min"], cap=t["max"],
                                     price_per_cold_start=(t["price_per_cold_start"]
                                                           if t["price_per_cold_start"] is not None else default_price),
-                                    horizon_minutes=horizon, use_statsmodels=settings.use_statsmodels))
+                                    horizon_minutes=horizon, use_statsmodels=settings.use_statsmodels,
+                                    quantile=quantile))
             for t in targets if awake(t)]
 
 

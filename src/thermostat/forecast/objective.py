@@ -83,10 +83,19 @@ def _term(k: int, demand: Demand, hints: tuple[Hint, ...]) -> str:
     return "headroom"
 
 
+def coverage_level(demand: Demand, hints: tuple[Hint, ...], quantile: float, cap: int) -> int:
+    """The smallest k with P(peak > k) <= 1 - quantile: the ``quantile`` of the next window's peak."""
+    k = 0
+    while k < cap and max([demand.survival(k + 1), *(h.survival(k + 1) for h in hints)]) > 1.0 - quantile:
+        k += 1
+    return k
+
+
 def size(demand: Demand, prices: Prices, *, floor: int, cap: int, warm_now: int,
-         hints: tuple[Hint, ...] = ()) -> Sizing:
+         hints: tuple[Hint, ...] = (), coverage: float | None = None) -> Sizing:
     """Desired environments for the next window. ``warm_now``: environments the last round kept warm (a
-    level above it pays a warming init)."""
+    level above it pays a warming init). ``coverage``: never below that quantile of the peak (the
+    execution input's ``quantile``), even where a cold start's price would not pay for it."""
     floor, cap = max(0, floor), max(0, cap)
     levels: list[Level] = []
     ticks = cost.MONTH_SECONDS / (prices.window_minutes * 60.0)
@@ -117,6 +126,10 @@ def size(demand: Demand, prices: Prices, *, floor: int, cap: int, warm_now: int,
     desired = min(max(floor, floor + len(levels)), cap) if cap else 0
     decided = "max" if levels and desired == cap and cap > floor and k > cap else \
         (levels[-1].term if levels else "floor")
+    if coverage is not None and cap:
+        covered = coverage_level(demand, hints, coverage, cap)
+        if covered > desired:
+            desired, decided = covered, "quantile"
     ping_month = desired * prices.ping_usd * ticks
     pc_month = cost.provisioned_usd(prices.memory_mb, desired, cost.MONTH_SECONDS)
     return Sizing(desired, decided, _reason(desired, decided, demand, levels, prices, floor, ticks),
@@ -127,12 +140,15 @@ def _reason(desired: int, decided: str, demand: Demand, levels: list[Level], pri
             ticks: float) -> str:
     seen = (f"peak {demand.recent_peak:g} in the last 6 h, {demand.burst_peak:g} in the last day"
             f" ({demand.burst_age_h:.0f} h ago)" if demand.known_windows else "no traffic known yet")
+    if decided == "quantile":
+        return f"{desired}: the requested quantile of the next window's peak (above what the price pays); {seen}"
     if not levels:
         return f"{desired}: the floor (min {floor}); {seen}"
     last = levels[-1]
     what = {"recent": "recent peak", "burst": "a burst of the last day", "headroom": "headroom over the peaks",
             "loss": "cover for a recycled environment", "seasonal": "seasonal forecast (daily pattern)",
-            "periodic": "a periodic burst due now", "max": "capped at the target's max"}[decided]
+            "periodic": "a periodic burst due now", "max": "capped at the target's max",
+            "quantile": "the requested quantile of the peak"}[decided]
     worth = last.need * ticks
     return (f"{desired}: {what}; {seen}; environment {last.k} avoids ~{worth:.2g} cold starts/month "
             f"(${last.value_usd * ticks:.4f}) for ${last.cost_usd * ticks:.4f}/month "

@@ -30,6 +30,7 @@ class TargetPolicy:
     price_per_cold_start: float = DEFAULT_PRICE_PER_COLD_START
     horizon_minutes: int = 5
     use_statsmodels: bool = True
+    quantile: float = 0.95  # at least the quantile of the next window's peak, whatever the price says
 
 
 def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, warm_now: int = 0,
@@ -44,7 +45,8 @@ def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, 
                     hold_ms=hold_ms if hold_ms is not None else lead * HOLD_SHARE,
                     init_ms=record.init_ms if record.init_ms is not None else INIT_DEFAULT_MS,
                     window_minutes=float(policy.horizon_minutes))
-    sizing = size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints)
+    sizing = size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints,
+                  coverage=policy.quantile)
     window_ms = policy.horizon_minutes * 60_000
     recently_saturated = 0 <= now_ms - record.saturated_at_ms <= window_ms + SLOT_MS
     if PROBE_FACTOR and warm_now and recently_saturated and record.cw_early:

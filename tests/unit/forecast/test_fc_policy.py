@@ -165,3 +165,16 @@ def test_the_fleet_budget_keeps_floors_and_cuts_the_levels_that_avoid_least_per_
     assert sum(t.ping_usd_month for t in capped.targets if t.key != "gone") <= 0.05 + 1e-9 + sum(
         t.ping_usd_month / t.desired for t in capped.targets if t.key != "gone")
     assert capped.budget_note is not None and "$0.05" in capped.budget_note
+
+
+def test_the_requested_quantile_of_the_peak_is_kept_even_where_the_price_would_not_pay_for_it() -> None:
+    # GIVEN a function at 6 in half of the windows and 2 in the other half, and a price too low to warm above 2
+    record = record_with([6.0 if i % 2 else 2.0 for i in range(DAY)])
+    need = demand(record, end_of(record))
+    cheap = size(need, price(1e-9), floor=1, cap=100, warm_now=2)
+    assert cheap.desired == 1 and cheap.term == "floor"
+    # WHEN the input asks for its 0.9 quantile THEN 6 are kept, and the reason says why
+    covered = size(need, price(1e-9), floor=1, cap=100, warm_now=2, coverage=0.9)
+    assert (covered.desired, covered.term) == (6, "quantile") and "quantile" in covered.reason
+    # AND a quantile the dollars already exceed changes nothing
+    assert size(need, price(), floor=1, cap=100, warm_now=6, coverage=0.5).term != "quantile"

@@ -3,6 +3,7 @@ malformed case (the fuzzed version of these cases: test_wf_validation_fuzz.py)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -404,7 +405,7 @@ DOCUMENTED_CAUSES = [
     ({"targets": [{}]}, "targets[0].function: is required"),
     ({"targets": [{"function": LONG}]}, "targets[0].function: is 40000 characters long, at most 256"),
     ({"targets": [{"function": "a", "max": True}]}, "targets[0].max: must be an integer, got boolean true"),
-    ({"targets": [{"function": "a", "max": 80}]}, "targets[0].max: must be <= 50 (the stack's MaxWarm), got 80"),
+    ({"targets": [{"function": "a", "max": 180}]}, "targets[0].max: must be <= 100 (the stack's MaxWarm), got 180"),
     ({"targets": [{"function": "a", "max": HUGE}]},
      "targets[0].max: integer out of range (more than 2**53 in magnitude)"),
     ({"quantile": 1.5}, "quantile: must be strictly between 0 and 1, got 1.5"),
@@ -414,11 +415,13 @@ DOCUMENTED_CAUSES = [
 
 
 def test_causes_in_the_docs_are_the_real_ones(load_event: Any) -> None:
-    # GIVEN the causes docs/state-machine-io.md shows WHEN their inputs are validated THEN the causes match
+    # GIVEN the causes docs/state-machine-io.md shows WHEN their inputs are validated with the template's
+    # defaults (MaxWarm 100) THEN the causes match
     doc = (ROOT / "docs" / "state-machine-io.md").read_text()
+    defaults = dataclasses.replace(SETTINGS, max_warm=100)
     for raw, cause in [*DOCUMENTED_CAUSES, (load_event("invalid-input.json"),
                                             "targets[0].min: must be <= max (2), got 5")]:
         with pytest.raises(InvalidInputError) as caught:
-            parse_request(raw, SETTINGS)
+            parse_request(raw, defaults)
         assert str(caught.value) == cause
         assert f"\n{cause}\n" in doc, cause
