@@ -30,7 +30,7 @@ import yaml
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # bytes, function code + all its layers ("250 MB")
 MIB = 1024 * 1024
 DEFAULT_IMPORT_LIMIT_S = 5.0
-FORECAST_IMPORTS = ("statsmodels.tsa.holtwinters", "statsmodels.tsa.statespace.sarimax")
+FORECAST_IMPORTS = ("statsmodels.tsa.holtwinters", "statsmodels.tsa.stattools")  # what thermostat.forecast.hints uses
 HEAVY_PACKAGES = ("statsmodels", "numpy", "scipy", "pandas")
 # What the python3.13 Lambda runtime bundles (boto3 and its dependencies): linked in for the import check.
 RUNTIME_BUNDLED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")

@@ -36,7 +36,7 @@ FAKE_STACK = {
     "statsmodels/tsa/__init__.py": "",
     "statsmodels/tsa/holtwinters.py": "",
     "statsmodels/tsa/statespace/__init__.py": "",
-    "statsmodels/tsa/statespace/sarimax.py": "",
+    "statsmodels/tsa/stattools.py": "",
 }
 
 
