@@ -174,7 +174,8 @@ def summarize(state: Mapping[str, Any], settings: SummarySettings, store: Summar
     summary = render_summary(
         run_name=str(run["name"]), round_=round_, workflow_type=settings.workflow_type, status=status,
         degraded=problems["degraded"], totals=totals, reports=reports, shown=shown,
-        report_uri=_uri(store, report_key), dry_run=dry_run, topup_batches=len(items), topup_targets=len(keep))
+        report_uri=_uri(store, report_key), dry_run=dry_run, topup_batches=len(items), topup_targets=len(keep),
+        overlap_with=state.get("overlap_with") if overlap and isinstance(state.get("overlap_with"), dict) else None)
     output: SummaryState = {
         "run": cast(RunInfo, {**run, "round": 1} if topup else run), "status": status, "degraded": problems["degraded"],
         "totals": totals, "targets": shown, "targets_total": len(reports), "report_key": report_key,

@@ -117,8 +117,16 @@ def degraded_reasons(state: Mapping[str, Any]) -> list[str]:
     reasons = [str(r) for r in state.get("degraded") or [] if r]
     failure = state.get("failure")
     if isinstance(failure, dict):
-        reasons.append(f"{failure.get('state', 'a state')} failed: {failure.get('error', 'Error')}: "
-                       f"{cause_text(str(failure.get('cause', '')))}")
+        name, error = str(failure.get("state", "a state")), str(failure.get("error", "Error"))
+        cause = cause_text(str(failure.get("cause", "")))
+        cause = cause.removeprefix(f"{error}: ")  # a Lambda error's cause names its type again
+        said = f"{name} failed ({error})"  # what Plan's fallback already wrote: add the cause there, once
+        for index, reason in enumerate(reasons):
+            if reason.startswith(said):
+                reasons[index] = f"{name} failed ({error}: {cause}){reason[len(said):]}"[:600]
+                break
+        else:
+            reasons.append(f"{name} failed: {error}: {cause}")
     return reasons
 
 

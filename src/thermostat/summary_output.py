@@ -9,8 +9,10 @@ carries the ``Stack`` dimension (two stacks never mix); per-target metrics add `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from thermostat.models import TargetReport, Totals
 
@@ -71,9 +73,10 @@ def _target_line(report: TargetReport, width: int) -> str:
 
 def render_summary(*, run_name: str, round_: int, workflow_type: str, status: str, degraded: Sequence[str],
                    totals: Totals, reports: Sequence[TargetReport], shown: Sequence[TargetReport],
-                   report_uri: str | None, dry_run: bool, topup_batches: int, topup_targets: int) -> str:
-    """Header, costs, degraded reasons, one line per shown target (worst first when truncated), the rest
-    counted by status, and a top-up line when round 1 follows."""
+                   report_uri: str | None, dry_run: bool, topup_batches: int, topup_targets: int,
+                   overlap_with: Mapping[str, Any] | None = None) -> str:
+    """Header, costs, degraded reasons (or the run holding the lease), one line per shown target (worst first
+    when truncated), the rest counted by status, and a top-up line when round 1 follows."""
     header = (f"Thermostat run {run_name} (round {round_}, {workflow_type}): {status} - {totals['targets']} targets, "
               f"{totals['distinct_envs']}/{totals['requested']} environments warm, {totals['cold_inits']} new, "
               f"{totals['real_cold_starts']} real cold starts, {totals['throttled']} throttles, "
@@ -85,6 +88,13 @@ def render_summary(*, run_name: str, round_: int, workflow_type: str, status: st
              + ", ".join(f"{name} ${usd:.6f}" for name, usd in parts.items()) + f"); {totals['duration_ms']} ms"]
     if degraded:
         lines.append("degraded: " + "; ".join(d[:300] for d in degraded[:5]))
+    if status == "overlap":
+        holder = overlap_with or {}
+        until = holder.get("until_ms")
+        when = (datetime.fromtimestamp(until / 1000, UTC).strftime(" until %Y-%m-%dT%H:%M:%SZ")
+                if isinstance(until, int | float) and until > 0 else "")
+        lines.append(f"overlap: another run ({str(holder.get('run') or 'unknown')[:300]}) holds the lease{when}; "
+                     "this run warmed nothing and wrote no record")
     width = max((len(_label(r)) for r in shown), default=0)
     lines.extend(_target_line(r, width) for r in shown)
     hidden = len(reports) - len(shown)
@@ -96,7 +106,7 @@ def render_summary(*, run_name: str, round_: int, workflow_type: str, status: st
     if topup_batches:
         lines.append(f"top-up: {topup_targets} target(s) short -> round 1 with {topup_batches} batch(es), "
                      "a longer lead time")
-    if not reports:
+    if not reports and status != "overlap":
         lines.append("no targets: tag functions thermostat:enabled=true or list them in the input")
     return "\n".join(lines)
 

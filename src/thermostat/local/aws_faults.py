@@ -47,22 +47,31 @@ class AwsFaults:
         self.injected: dict[str, int] = dict.fromkeys(self.faults, 0)  # calls failed so far, per configured key
         self._lock = threading.Lock()
 
+    def replace(self, faults: Mapping[str, AwsFaultSpec]) -> None:
+        """Other faults from now on (counters restart)."""
+        with self._lock:
+            self.faults = dict(faults)
+            self.injected = dict.fromkeys(self.faults, 0)
+
     def take(self, service: str, endpoint_prefix: str, operation: str, function: str | None) -> AwsFaultSpec | None:
         """The fault this call gets, if any (and count it)."""
+        faults, injected = self.faults, self.injected  # one plan for the whole lookup (replace() swaps both)
         for name in (service, endpoint_prefix):
             for key in (f"{name}:{operation}", f"{name}:*"):
-                spec = self.faults.get(key)
+                spec = faults.get(key)
                 if spec is None or (spec.functions and function not in spec.functions):
                     continue
                 with self._lock:
-                    if spec.times is not None and self.injected[key] >= spec.times:
+                    if spec.times is not None and injected[key] >= spec.times:
                         continue
-                    self.injected[key] += 1
+                    injected[key] += 1
                 return spec
         return None
 
     def before_call(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         """botocore ``before-call``: ``(http, parsed)`` of the injected error, or ``None`` to go on."""
+        if not self.faults:
+            return None
         invocation = sandbox.current()
         if invocation is None:  # not function code: the embedded AWS's own calls
             return None

@@ -25,18 +25,25 @@ def transitions(events: list[dict[str, Any]]) -> int:
     return sum(1 for event in events if str(event.get("type", "")).endswith("StateEntered"))
 
 
-def largest_payload(events: list[dict[str, Any]]) -> Payload:
-    """The largest state input or output (UTF-8 bytes) and the state it belongs to."""
-    best = Payload(0, None, "input")
+def payloads(events: list[dict[str, Any]]) -> list[Payload]:
+    """Every state input and output of the history (UTF-8 bytes), in history order; Map iterations'
+    states included."""
+    out: list[Payload] = []
     for event in events:
         for key, kind, field in (("stateEnteredEventDetails", "input", "input"),
                                  ("stateExitedEventDetails", "output", "output")):
             details = event.get(key)
-            if not details:
-                continue
-            size = len(str(details.get(field) or "").encode("utf-8"))
-            if size > best.bytes:
-                best = Payload(size, str(details.get("name")), kind)
+            if details:
+                out.append(Payload(len(str(details.get(field) or "").encode("utf-8")), str(details.get("name")), kind))
+    return out
+
+
+def largest_payload(events: list[dict[str, Any]]) -> Payload:
+    """The largest state input or output (UTF-8 bytes) and the state it belongs to."""
+    best = Payload(0, None, "input")
+    for payload in payloads(events):
+        if payload.bytes > best.bytes:
+            best = payload
     return best
 
 

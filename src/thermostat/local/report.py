@@ -42,7 +42,7 @@ class TargetEnvs:
 @dataclass
 class RunView:
     name: str
-    status: str
+    status: str  # the execution's: SUCCEEDED, FAILED, ...
     duration_ms: float
     error: str | None
     cause: str | None
@@ -51,6 +51,15 @@ class RunView:
     totals: dict[str, Any]
     summary: str
     runtime: dict[str, TargetEnvs]
+    outcome: str = ""  # the run's own status (output "status"): ok | degraded | overlap | conflict
+    degraded: list[str] = field(default_factory=list)  # why the run is degraded
+    targets_total: int = 0  # every target of the run (the output lists at most 50)
+    report_key: str | None = None  # where the full report is (runs/<run>/report.json)
+
+    @property
+    def notes(self) -> list[str]:
+        """The summary's lines that explain the run rather than a target (overlap, top-up)."""
+        return [line for line in self.summary.splitlines() if line.startswith(("overlap:", "top-up:", "... "))]
 
 
 def _ms(a: datetime, b: datetime) -> float:
@@ -132,16 +141,21 @@ def build_view(describe: dict[str, Any], events: list[dict[str, Any]], definitio
                records: Iterable[InvocationRecord]) -> RunView:
     raw = describe.get("output")
     output = json.loads(raw) if raw else {}
-    targets = list(output.get("targets") or []) if isinstance(output, dict) else []
+    if not isinstance(output, dict):
+        output = {}
+    targets = list(output.get("targets") or [])
     start, stop = describe.get("startDate"), describe.get("stopDate")
     return RunView(
         name=str(describe.get("name")), status=str(describe.get("status")),
         duration_ms=_ms(start, stop) if start and stop else 0.0,
         error=describe.get("error"), cause=describe.get("cause"),
         states=state_rows(events, definition), targets=targets,
-        totals=dict(output.get("totals") or {}) if isinstance(output, dict) else {},
-        summary=str(output.get("summary") or "") if isinstance(output, dict) else "",
+        totals=dict(output.get("totals") or {}),
+        summary=str(output.get("summary") or ""),
         runtime=runtime_envs(records, [str(t.get("function")) for t in targets]),
+        outcome=str(output.get("status") or ""), degraded=[str(d) for d in output.get("degraded") or []],
+        targets_total=int(output.get("targets_total") or len(targets)),
+        report_key=output.get("report_key") if isinstance(output.get("report_key"), str) else None,
     )
 
 

@@ -148,8 +148,7 @@ class LocalAws(RealTraffic):
         self._undo.append(self.runtime.shutdown)
         if self.faults.cloudwatch_latency_ms:
             self._undo.append(install_cloudwatch_latency(self.faults.cloudwatch_latency_ms))
-        if self.faults.aws:
-            self._undo.append(aws_faults.install(self.aws_faults))
+        self._undo.append(aws_faults.install(self.aws_faults))  # always: set_faults may add AWS faults later
         self._sfn = boto3.client("stepfunctions", region_name=self.stack.region)
         started = time.perf_counter()
         self.deployment = deploy(self.stack, self.runtime)
@@ -164,6 +163,15 @@ class LocalAws(RealTraffic):
                                    seed=self.config.seed, account_id=self.stack.account_id,
                                    region=self.stack.region, reserved=dict(self.runtime.reserved))
         self.timings["seed"] = time.perf_counter() - started
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Replace the fault plan from now on (e.g. a fault for the next execution only): function faults
+        (counters restart), invoke jitter, metric lag and AWS API faults. ``cloudwatch.latency_ms`` is the
+        configured one's (installed on entry)."""
+        self.faults = plan.renamed(self.stack.logical_to_name())
+        self.runtime.set_faults(self.faults)
+        self.metrics.lag_s = self.faults.metrics_lag_s
+        self.aws_faults.replace(self.faults.aws)
 
     def _say(self, line: str) -> None:
         if self.config.progress is not None:
