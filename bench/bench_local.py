@@ -93,7 +93,8 @@ def warm_rounds(aws: LocalAws, name: str, n: int, rounds: int, options: WarmOpti
             "run": f"bench-{n}-{index}", "run_name": "", "batch": 0, "round": 0, "release_at_ms": release,
             "deadline_ms": release + 20_000, "max_hold_ms": 1500, "period_s": 300, "refresh": True,
             "pings": [{"key": name, "function": name, "qualifier": None, "first_slot": 0, "count": n, "of": n,
-                       "send_ahead_ms": lead, "protocol": 2}]}
+                       "send_ahead_ms": lead, "protocol": 2,
+                       "learned": record.send_ahead_ms is not None}]}
         outcome = warm_batch(batch, invoke, runtime, options)[0]
         answers = [PingAnswer(*row) for row in outcome["answers"]]
         observe_round(record, int(outcome["release_at_ms"]), n, answers, WINDOW_MS, outcome["send_ahead_ms"])

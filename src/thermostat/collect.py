@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from thermostat import claims, models
-from thermostat.collect_reads import CURRENT_LOOKBACK_MS, pings_by_minute, read_all, recent_peak
+from thermostat.collect_reads import ACCOUNT_FRESH_MS, CURRENT_LOOKBACK_MS, pings_by_minute, read_all, recent_peak
 from thermostat.config import DiscoverySettings
 from thermostat.discovery import OVER_LIMIT_SAMPLE, Clients, account_limits, find_targets, spec_key
 from thermostat.exceptions import StateConflictError
@@ -124,9 +124,12 @@ def gather(request: models.Request, clients: Clients, settings: DiscoverySetting
     if reads.deferred:
         warnings.append(f"{reads.deferred} CloudWatch history read(s) left for the next runs")
     problem = limits.problem
-    if problem is None and reads.account_in_use is None:
+    if problem is None and reads.unavailable:
+        problem = "the account's free concurrency could not be read (CloudWatch unavailable)"
+    elif problem is None and reads.account_in_use is None:
         newest = reads.account_newest_ms
-        age = "none in the last 10 minutes" if newest is None else f"newest {round((now_ms - newest) / 1000)} s old"
+        age = (f"none in the last {ACCOUNT_FRESH_MS // 60_000} minutes" if newest is None
+               else f"newest {round((now_ms - newest) / 1000)} s old")
         problem = (f"no fresh UnreservedConcurrentExecutions datapoint ({age}): the account's free concurrency "
                    "is unknown")
     if problem is not None:

@@ -1,7 +1,7 @@
 """Collect Metrics, CloudWatch half: the reads one run makes, folded into the per-target records.
 
 Every run (one small call): the account's ``UnreservedConcurrentExecutions`` (Maximum, no dimension) and,
-for each target with **reserved** concurrency, its ``ConcurrentExecutions`` — the last 10 minutes by
+for each target with **reserved** concurrency, its ``ConcurrentExecutions`` — the last 16 minutes by
 minute. A reserved pool is small and must be respected, so its use is read every run: one metric per
 reserved target per run, $0.01 per 1,000 metrics = about $0.09 per reserved target per month at a 5-minute
 schedule (the account metric costs the same, once).

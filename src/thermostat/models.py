@@ -274,6 +274,7 @@ class PingGroup(TypedDict):
     of: int  # total pings this target gets this round (across batches)
     send_ahead_ms: float  # the target's learned lead (telemetry.SEND_AHEAD_DEFAULT_MS until learned)
     protocol: int  # ping version the target answers (1: an old library)
+    learned: NotRequired[bool]  # True: send_ahead_ms was learned from this target's answers (no allowance added)
 
 
 class WarmBatch(TypedDict):

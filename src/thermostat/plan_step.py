@@ -129,7 +129,7 @@ def decide(needs: list[planning.Need], account: models.AccountView | None,
     plan = [plan_record(n, g, forecasts.get(n.target["key"]), settings) for n, g in zip(needs, grants, strict=True)]
     requests = [planning.PingRequest(n.target["function"], n.target["qualifier"], g.requested,
                                      n.target["send_ahead_ms"] or SEND_AHEAD_DEFAULT_MS, n.target["protocol"],
-                                     n.target["key"])
+                                     n.target["key"], learned=n.target["send_ahead_ms"] is not None)
                 for n, g in zip(needs, grants, strict=True) if g.requested > 0]
     return plan, requests
 

@@ -152,6 +152,7 @@ class PingRequest:
     send_ahead_ms: float = SEND_AHEAD_DEFAULT_MS
     protocol: int = 2
     key: str = ""  # "" = name or name:qualifier
+    learned: bool = False  # the lead was learned from this target's answers (Warm Batch adds no allowance)
 
     @property
     def target_key(self) -> str:
@@ -186,7 +187,7 @@ def pack(requests: list[PingRequest], max_batch_size: int) -> list[list[models.P
 def _group(request: PingRequest, first_slot: int, count: int) -> models.PingGroup:
     return {"key": request.target_key, "function": request.function, "qualifier": request.qualifier,
             "first_slot": first_slot, "count": count, "of": request.count,
-            "send_ahead_ms": request.send_ahead_ms, "protocol": request.protocol}
+            "send_ahead_ms": request.send_ahead_ms, "protocol": request.protocol, "learned": request.learned}
 
 
 def order_in_waves(batches: list[list[models.PingGroup]], wave_size: int) -> list[tuple[int, list[models.PingGroup]]]:

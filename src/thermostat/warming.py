@@ -2,7 +2,7 @@
 
 A batch holds ping groups of several targets, all released at the wave's shared ``release_at_ms``. A
 group starts sending ``send_ahead_ms`` before it (learned per target from its answers' arrival spread;
-at least ``send_ms_per_ping`` per ping still to leave from then on, :func:`group_leads`): its pings arrive
+until learned, at least ``send_ms_per_ping`` per ping still to leave from then on, :func:`group_leads`): its pings arrive
 just before the release time and
 hold until it, so they overlap and land on distinct execution environments, and each is held (and billed
 to the target) only about that long. All of a group's pings leave at once: one thread per ping, started
@@ -54,17 +54,17 @@ RESULT_INLINE_BYTES = 4096  # a batch's results travel inline up to this size (t
 
 
 def group_leads(groups: Sequence[PingGroup], options: WarmOptions) -> list[float]:
-    """The lead each group is sent with: its learned one, at least ``min_send_ahead_ms``, and long enough for
-    every ping that leaves from its start on (its own and those of the groups starting after it) to be sent
-    by the release time at ``send_ms_per_ping`` each (sending is CPU-bound: the threads share one core)."""
+    """The lead each group is sent with: its learned one (at least ``min_send_ahead_ms``) — it already holds
+    the spread this target's rounds showed. A group whose lead is not learned yet (a new target, a top-up)
+    also gets long enough for every ping that leaves from its start on (its own and those of the groups
+    starting after it) to be sent by the release time at ``send_ms_per_ping`` each (sending is CPU-bound)."""
     base = [max(float(g["send_ahead_ms"]), options.min_send_ahead_ms) for g in groups]
     leads = [0.0] * len(groups)
     pending = 0
-    floor = 0.0
     for index in sorted(range(len(groups)), key=lambda i: base[i]):  # the last to start first
         pending += groups[index]["count"]
-        floor = max(base[index], options.send_ms_per_ping * pending, floor)
-        leads[index] = floor
+        allowance = 0.0 if groups[index].get("learned") else options.send_ms_per_ping * pending
+        leads[index] = max(base[index], allowance)
     return leads
 
 

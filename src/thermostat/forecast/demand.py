@@ -50,6 +50,8 @@ class Demand:
             return 1.0
         beyond = k - self.burst_peak
         if beyond > 0:
+            if self.burst_peak < 1 and self.known_windows and k >= 2:
+                return 0.0  # silent for a day: waking up with two requests at once is not worth warming for
             return self.tail_start * math.exp(-(beyond - 1) / self.tail_scale)
         index = bisect.bisect_left(self.levels, k - 0.5)
         above = self.cumulative[-1] - (self.cumulative[index - 1] if index else 0.0)

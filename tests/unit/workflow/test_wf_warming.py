@@ -324,3 +324,21 @@ def test_map_item_forms() -> None:
     assert map_item_envelope({"pings": []}) == ({"inline": {"pings": []}}, "$")
     with pytest.raises(InvalidInputError):
         map_item_envelope({"batch": 3})
+
+
+def test_a_learned_lead_is_used_as_is_and_only_an_unlearned_one_gets_the_per_ping_allowance() -> None:
+    from thermostat.warming import group_leads
+
+    def group(key: str, count: int, lead: float, learned: bool) -> Any:
+        return {"key": key, "function": key, "qualifier": None, "first_slot": 0, "count": count, "of": count,
+                "send_ahead_ms": lead, "protocol": 2, "learned": learned}
+
+    options = WarmOptions()
+    # GIVEN a target of 50 pings whose rounds showed 30 ms is enough, and a new one of 50 (default 100 ms)
+    leads = group_leads([group("known", 50, 30.0, True), group("new", 50, 100.0, False)], options)
+    # THEN the known one keeps its 30 ms (its answers already measured its spread); the new one gets at least
+    # the time to send every ping that leaves from its start on
+    assert leads[0] == 30.0
+    assert leads[1] >= max(100.0, options.send_ms_per_ping * 100)
+    # AND the learned lead never goes below the minimum
+    assert group_leads([group("known", 5, 1.0, True)], options) == [options.min_send_ahead_ms]
