@@ -111,9 +111,6 @@ def test_a_target_whose_traffic_stops_decays(scenario: Scenario) -> None:
     assert all(s in ("ok", "degraded") for s in scenario.statuses[RUNS:]), scenario.statuses
 
 
-@pytest.mark.xfail(strict=True, reason="the forecast keeps a second environment for a function with no traffic "
-                   "for a whole day: its tail prices P(peak >= 2) at ~0.1%/window (~13 cold starts/month, $0.0063) "
-                   "above the environment's $0.0028/month (forecast/demand.py, the lead's)")
 def test_a_target_whose_traffic_stops_decays_to_its_floor(scenario: Scenario) -> None:
     # GIVEN 28 hours without traffic THEN the plan is back at the target's floor (min 1)
     assert scenario.desired[STOPS][-1] == FLOOR, (scenario.desired[STOPS], scenario.reasons[STOPS][-1])
