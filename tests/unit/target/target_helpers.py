@@ -1,4 +1,4 @@
-"""Shared helpers of the target library's tests (sample events)."""
+"""Shared helpers of the target library's tests (sample events, a recording handler)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,14 @@ def load_event(name: str) -> Any:
     if not path.exists():
         path = DATA / f"{name}.json"
     return json.loads(path.read_text())
+
+
+class Recorder:
+    """A handler that records the objects it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, Any]] = []
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        self.calls.append((event, context))
+        return {"handled": True}

@@ -9,22 +9,11 @@ import time
 from typing import Any
 
 import pytest
-from target_helpers import NOT_PINGS, load_event
+from target_helpers import NOT_PINGS, Recorder, load_event
 
 from thermostat_target import TTLValue, runtime, warm_aware
 from thermostat_target.protocol import PING_KEY, parse_answer
 from thermostat_target.testing import FakeLambdaContext, FakeTimer, make_ping, ping_context
-
-
-class Recorder:
-    """A handler that records what it was called with."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any]] = []
-
-    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
-        self.calls.append((event, context))
-        return {"handled": True}
 
 
 def test_ping_is_answered_without_calling_the_handler(timer: FakeTimer, context: FakeLambdaContext,

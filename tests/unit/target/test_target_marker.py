@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from target_helpers import load_event
+from target_helpers import Recorder, load_event
 
 from thermostat_target import TTLValue, runtime, warm_aware
 from thermostat_target.protocol import PING_KEY, parse_answer
@@ -20,17 +20,6 @@ from thermostat_target.testing import (
     marker_client_context,
     ping_context,
 )
-
-
-class Recorder:
-    """A handler that records the objects it was called with."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, Any]] = []
-
-    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
-        self.calls.append((event, context))
-        return {"handled": True}
 
 
 def _passed_through(name: str) -> dict[str, Any]:
