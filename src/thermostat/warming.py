@@ -2,12 +2,12 @@
 
 A batch holds ping groups of several targets, all released at the wave's shared ``release_at_ms``. A
 group starts sending ``send_ahead_ms`` before it (learned per target from its answers' arrival spread;
-until learned, at least ``send_ms_per_ping`` per ping still to leave from then on, :func:`group_leads`): its pings arrive
-just before the release time and
-hold until it, so they overlap and land on distinct execution environments, and each is held (and billed
-to the target) only about that long. All of a group's pings leave at once: one thread per ping, started
-before the first group's time and waiting on the group's start signal, one shared boto3 client whose
-connection pool holds the whole batch (``functions/warm_batch/app.py``).
+until learned, at least ``send_ms_per_ping`` per ping still to leave from then on, :func:`group_leads`):
+its pings arrive just before the release time and hold until it, so they overlap and land on distinct
+execution environments, and each is held (and billed to the target) only about that long. All of a
+group's pings leave at once: one thread per ping, started before the first group's time and waiting on
+the group's start signal, one shared boto3 client whose connection pool holds the whole batch
+(``functions/warm_batch/app.py``).
 
 Retries and errors are :mod:`thermostat.warming_send`'s. A batch in which nothing got through (every
 ping throttled to the end) raises :class:`TargetThrottledError` so the Map's ``Retry`` retries it;
