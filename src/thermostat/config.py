@@ -233,7 +233,7 @@ class ForecastSettings:
     run_budget_seconds: float = 6.0  # statsmodels time for one Forecast state (import included)
     refit_minutes: int = 360  # re-select a target's model at least this often (simulator, memo reuse)
     use_statsmodels: bool = True  # False keeps to the numpy baselines (what-if runs, faster)
-    price_per_cold_start: float = 0.0005  # USD (thermostat.forecast.DEFAULT_PRICE_PER_COLD_START)
+    price_per_cold_start: float = 0.001  # USD (thermostat.forecast.DEFAULT_PRICE_PER_COLD_START)
     monthly_budget_usd: float = 0.0  # 0 = no cap
 
     @classmethod

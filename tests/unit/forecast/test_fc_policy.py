@@ -126,8 +126,8 @@ def test_the_seasonal_model_raises_the_plan_by_0855_ahead_of_a_daily_0900_ramp()
     now = DAY0_MS + (3 * DAY + 9 * 12 - 1) * 300_000  # day 4, 08:55
     assert (now - DAY0_MS) % 86_400_000 == (8 * 60 + 55) * 60_000
     # WHEN the 08:55 plan is made with and without statsmodels
-    with_sm = forecast_target(on, now, TargetPolicy(use_statsmodels=True), warm_now=1)
-    without = forecast_target(off, now, TargetPolicy(use_statsmodels=False), warm_now=1)
+    with_sm = forecast_target(on, now, TargetPolicy(use_statsmodels=True, price_per_cold_start=0.0005), warm_now=1)
+    without = forecast_target(off, now, TargetPolicy(use_statsmodels=False, price_per_cold_start=0.0005), warm_now=1)
     # THEN Holt-Winters (daily season, damped trend) expects more than yesterday's 30 at 09:00 and warms for it
     assert with_sm.term == "seasonal", with_sm.reason
     assert with_sm.desired > without.desired
