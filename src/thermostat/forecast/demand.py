@@ -44,13 +44,18 @@ class Demand:
     tail_start: float  # P(peak > burst_peak) (a new record)
     tail_scale: float
 
+    @property
+    def silent(self) -> bool:
+        """Known windows in the last day, none with real traffic."""
+        return bool(self.known_windows) and self.burst_peak < 1
+
     def survival(self, k: int) -> float:
         """P(peak >= k) for k >= 1."""
         if k <= 0:
             return 1.0
         beyond = k - self.burst_peak
         if beyond > 0:
-            if self.burst_peak < 1 and self.known_windows and k >= 2:
+            if self.silent and k >= 2:
                 return 0.0  # silent for a day: waking up with two requests at once is not worth warming for
             return self.tail_start * math.exp(-(beyond - 1) / self.tail_scale)
         index = bisect.bisect_left(self.levels, k - 0.5)
@@ -82,7 +87,9 @@ def demand(record: TargetRecord, now_ms: int, horizon_slots: int = 1) -> Demand:
     values, age = peaks[known], ages[known]
     if not values.size:
         return Demand([], [], PRIOR_WINDOWS, 0.0, 0.0, 0.0, 0, 1.0, TAIL_SCALE_MIN)
-    weights = np.power(0.5, age / HALF_LIFE_H)
+    # ages count from the newest window known: evidence that merely ages, with nothing new learned since, weighs
+    # as it did (the sample does not shrink, so the chance of a new record does not grow)
+    weights = np.power(0.5, (age - age.min()) / HALF_LIFE_H)
     order = np.argsort(values, kind="stable")
     levels, cumulative = values[order], np.cumsum(weights[order])
     total = float(cumulative[-1]) + PRIOR_WINDOWS
@@ -93,8 +100,8 @@ def demand(record: TargetRecord, now_ms: int, horizon_slots: int = 1) -> Demand:
     out = Demand(levels=levels.tolist(), cumulative=cumulative.tolist(), total=total, recent_peak=recent,
                  burst_peak=burst, burst_age_h=float(age[top]), known_windows=int(values.size),
                  tail_start=RECORD_WINDOWS / total, tail_scale=max(TAIL_SCALE_MIN, TAIL_SCALE * burst))
-    if burst < 1:
-        return out
+    if burst < 1:  # nothing but silence: P(it wakes up) ~ 1/(N+1) for N silent windows (age says nothing here)
+        return dataclasses.replace(out, tail_start=RECORD_WINDOWS / (values.size + PRIOR_WINDOWS))
     # a new record is as likely as RECORD_WINDOWS windows of the sample, and only in a window that
     # reaches the top at all: scaled by how often the top is reached
     at_top = (cumulative[-1] - (cumulative[int(np.searchsorted(levels, burst - 0.5))] - weights[order][

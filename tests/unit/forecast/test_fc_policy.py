@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -93,6 +94,38 @@ def test_a_second_environment_covers_a_recycled_one_for_a_function_that_is_often
     sizing = size(demand(record, end_of(record)), price(), floor=1, cap=100, warm_now=1)
     assert sizing.desired >= 2
     assert sizing.levels[0].term in ("loss", "headroom")
+
+
+def test_a_function_silent_for_a_known_day_is_planned_at_its_floor() -> None:
+    # GIVEN traffic of 4 a day and a bit ago, then a day of silence
+    burst = [4.0] * 12
+    known = record_with(burst + [0.0] * DAY)
+    sparse = record_with(burst + [0.0 if i % 6 == 0 else math.nan for i in range(DAY)])  # a sixth of it known
+    day, sixth = demand(known, end_of(known)), demand(sparse, end_of(sparse))
+    assert day.silent and sixth.silent and sixth.known_windows < DAY // 5
+    # THEN waking up is about as likely as one more window beating N silent ones: 1/(N+1), whatever their age
+    assert day.survival(1) == pytest.approx(1 / (day.known_windows + 1))
+    # AND a whole day of silence gets the floor at the default price, no cover for its one environment ...
+    assert size(day, price(0.001), floor=1, cap=100, warm_now=2).desired == 1
+    # ... while a silence known only in part still pays for one, as cover against a recycle
+    covered = size(sixth, price(0.001), floor=1, cap=100, warm_now=2)
+    assert (covered.desired, covered.term) == (2, "loss")
+
+
+def test_a_burst_ageing_between_reads_never_raises_the_plan_and_is_forgotten_after_a_day() -> None:
+    # GIVEN a day of silence, then 45 minutes at 4 concurrent, then silence that a CloudWatch read fills in
+    # every 6 hours (in between nothing new is known: new environments know nothing of before them)
+    burst = [0.0] * DAY + [4.0] * 9
+    plans = []
+    for hours in range(28):
+        read = hours // 6 * 6
+        aged = record_with(burst + [0.0] * (read * 12) + [math.nan] * ((hours - read) * 12))
+        warm = plans[-1] if plans else 0  # the rounds keep what was planned warm
+        plans.append(size(demand(aged, end_of(aged)), price(0.001), floor=1, cap=100, warm_now=warm).desired)
+    # THEN the plan covers the burst's 4 at first, never grows while it ages, and is the floor once a day old
+    assert plans[0] >= 4
+    assert all(later <= earlier for earlier, later in itertools.pairwise(plans)), plans
+    assert plans[-1] == 1, plans
 
 
 def test_a_saturated_round_that_met_real_cold_starts_makes_the_next_one_probe_for_a_larger_pool() -> None:
