@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-STANDARD_USD_PER_TRANSITION = 0.025 / 1000
+from thermostat.cost import sfn_standard_usd
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def run_figures(name: str, status: str, wall_s: float, events: list[dict[str, An
     """One execution's figures for ``thermostat local run --json``."""
     count = transitions(events)
     return {"name": name, "status": status, "wall_s": round(wall_s, 3), "events": len(events),
-            "transitions": count, "transition_cost_usd": count * STANDARD_USD_PER_TRANSITION,
+            "transitions": count, "transition_cost_usd": sfn_standard_usd(count),
             "largest_payload": asdict(largest_payload(events))}
 
 
