@@ -59,6 +59,21 @@ _NAME_PROPERTY = {SAM_FUNCTION: "FunctionName", SAM_STATE_MACHINE: "Name", SAM_L
                   BUCKET: "BucketName", "AWS::CloudWatch::Alarm": "AlarmName",
                   "AWS::CloudWatch::Dashboard": "DashboardName", EVENTS_RULE: "Name"}
 _LEFTOVER = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
+_LAMBDA_ARN = "arn:aws:lambda:{region}:{account}:function:{name}"
+_STATES_ARN = "arn:aws:states:{region}:{account}:stateMachine:{name}"
+_ARN_FORMAT = {  # resource type -> its ARN ({path}: the name without a leading "/")
+    SAM_FUNCTION: _LAMBDA_ARN, "AWS::Lambda::Function": _LAMBDA_ARN,
+    SAM_STATE_MACHINE: _STATES_ARN, "AWS::StepFunctions::StateMachine": _STATES_ARN,
+    SAM_LAYER: "arn:aws:lambda:{region}:{account}:layer:{name}:1",
+    "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}:*",
+    "AWS::SSM::Parameter": "arn:aws:ssm:{region}:{account}:parameter/{path}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    BUCKET: "arn:aws:s3:::{name}",
+    "AWS::CloudWatch::Alarm": "arn:aws:cloudwatch:{region}:{account}:alarm:{name}",
+    "AWS::CloudWatch::Dashboard": "arn:aws:cloudwatch::{account}:dashboard/{name}",
+    EVENTS_RULE: "arn:aws:events:{region}:{account}:rule/{name}",
+}
+_DEFAULT_ARN = "arn:aws:{service}:{region}:{account}:{name}"
 
 
 def load_template(path: Path, *, parameters: Mapping[str, Any] | None = None, stack_name: str = "thermostat",
@@ -205,28 +220,10 @@ class _Reader:
 
     def _arn(self, logical_id: str) -> str:
         kind = self.resources[logical_id].get("Type", "")
-        name, prefix = self._physical(logical_id), f"arn:aws:{{}}:{self.region}:{self.account_id}"
-        if kind in (SAM_FUNCTION, "AWS::Lambda::Function"):
-            return f"{prefix.format('lambda')}:function:{name}"
-        if kind in (SAM_STATE_MACHINE, "AWS::StepFunctions::StateMachine"):
-            return f"{prefix.format('states')}:stateMachine:{name}"
-        if kind == SAM_LAYER:
-            return f"{prefix.format('lambda')}:layer:{name}:1"
-        if kind == "AWS::Logs::LogGroup":
-            return f"{prefix.format('logs')}:log-group:{name}:*"
-        if kind == "AWS::SSM::Parameter":
-            return f"{prefix.format('ssm')}:parameter/{name.lstrip('/')}"
-        if kind == "AWS::IAM::Role":
-            return f"arn:aws:iam::{self.account_id}:role/{name}"
-        if kind == BUCKET:
-            return f"arn:aws:s3:::{name}"
-        if kind == "AWS::CloudWatch::Alarm":
-            return f"{prefix.format('cloudwatch')}:alarm:{name}"
-        if kind == "AWS::CloudWatch::Dashboard":
-            return f"arn:aws:cloudwatch::{self.account_id}:dashboard/{name}"
-        if kind == EVENTS_RULE:
-            return f"{prefix.format('events')}:rule/{name}"
-        return f"{prefix.format(kind.split('::')[1].lower() if '::' in kind else 'unknown')}:{name}"
+        name = self._physical(logical_id)
+        service = kind.split("::")[1].lower() if "::" in kind else "unknown"
+        return _ARN_FORMAT.get(kind, _DEFAULT_ARN).format(region=self.region, account=self.account_id, name=name,
+                                                          path=name.lstrip("/"), service=service)
 
     def _ref(self, logical_id: str) -> str:
         if logical_id not in self.resources:
