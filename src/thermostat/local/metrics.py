@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,8 +87,8 @@ class LambdaMetrics:
         self.region = region
         self.published = 0  # datapoints written so far
         self._lock = threading.Lock()
-        self._stats: dict[tuple[int, Dims], _Stats] = {}
-        self._gauges: dict[tuple[str, Dims], _Gauge] = {}
+        self._stats: defaultdict[tuple[int, Dims], _Stats] = defaultdict(_Stats)
+        self._gauges: defaultdict[tuple[str, Dims], _Gauge] = defaultdict(_Gauge)
         self._dims: dict[tuple[str, str | None], tuple[Dims, ...]] = {}
 
     # --- recording (called by the runtime) -------------------------------------------------------------
@@ -109,36 +110,26 @@ class LambdaMetrics:
         dims = self.dims(function, qualifier)
         with self._lock:
             gauges = self._gauges
-            for key, value in ((("ConcurrentExecutions", dims[0]), function_busy),
-                               (("ConcurrentExecutions", ACCOUNT), total),
-                               (("UnreservedConcurrentExecutions", ACCOUNT), unreserved),
-                               (("ClaimedAccountConcurrency", ACCOUNT), claimed)):
-                gauge = gauges.get(key)
-                if gauge is None:
-                    gauge = gauges[key] = _Gauge()
-                gauge.set(minute, value)
+            gauges[("ConcurrentExecutions", dims[0])].set(minute, function_busy)
+            gauges[("ConcurrentExecutions", ACCOUNT)].set(minute, total)
+            gauges[("UnreservedConcurrentExecutions", ACCOUNT)].set(minute, unreserved)
+            gauges[("ClaimedAccountConcurrency", ACCOUNT)].set(minute, claimed)
             if len(dims) > 1:
-                key = ("ConcurrentExecutions", dims[1])
-                gauge = gauges.get(key)
-                if gauge is None:
-                    gauge = gauges[key] = _Gauge()
-                gauge.set(minute, resource_busy)
+                gauges[("ConcurrentExecutions", dims[1])].set(minute, resource_busy)
 
     def account(self, now: float, total: int, unreserved: int, claimed: int) -> None:
         """Account-level counts changed without an invoke (a reservation was set or removed)."""
         minute = int(now // 60)
         with self._lock:
             for name, value in zip(ACCOUNT_GAUGES, (total, unreserved, claimed), strict=True):
-                self._gauges.setdefault((name, ACCOUNT), _Gauge()).set(minute, value)
+                self._gauges[(name, ACCOUNT)].set(minute, value)
 
     def invoked(self, started: float, function: str, qualifier: str | None, duration_ms: float,
                 error: bool) -> None:
         minute = int(started // 60)
         with self._lock:
             for dims in self.dims(function, qualifier):
-                stats = self._stats.get((minute, dims))
-                if stats is None:
-                    stats = self._stats[(minute, dims)] = _Stats()
+                stats = self._stats[(minute, dims)]
                 stats.invocations += 1
                 stats.errors += error
                 stats.d_sum += duration_ms
@@ -151,10 +142,7 @@ class LambdaMetrics:
         minute = int(now // 60)
         with self._lock:
             for dims in self.dims(function, qualifier):
-                stats = self._stats.get((minute, dims))
-                if stats is None:
-                    stats = self._stats[(minute, dims)] = _Stats()
-                stats.throttles += 1
+                self._stats[(minute, dims)].throttles += 1
 
     # --- publishing -------------------------------------------------------------------------------------
     def take(self, now: float) -> list[MetricDatum | MetricAggregatedDatum]:
