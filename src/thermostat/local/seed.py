@@ -36,11 +36,10 @@ from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum, cloudwatc
 from thermostat.local import workarounds
 from thermostat.local.dense import DenseSeries
 from thermostat.local.exceptions import TraceSeedError
+from thermostat.local.metrics import ACCOUNT_GAUGES, NAMESPACE
 
 MINUTES = 1440
 EPOCH = datetime(1970, 1, 1)
-FUNCTION_METRICS = ("ConcurrentExecutions", "Invocations", "Duration")
-ACCOUNT_METRICS = ("ConcurrentExecutions", "UnreservedConcurrentExecutions", "ClaimedAccountConcurrency")
 DEFAULT_TRACE_NAME = "azure2019-250fn-24h"
 MIN_ACTIVE_SHARE = 0.5
 PEAK_RANGE = (2, 25)
@@ -165,7 +164,7 @@ def datums(function: str, history: MinuteHistory, now: float) -> list[MetricDatu
     dims = [{"Name": "FunctionName", "Value": function}]
     out: list[MetricDatum | MetricAggregatedDatum] = []
     for name, series in history.series.items():
-        out += replace(series, start=start).datums("AWS/Lambda", name, dims, start, end)
+        out += replace(series, start=start).datums(NAMESPACE, name, dims, start, end)
     return out
 
 
@@ -185,7 +184,7 @@ def seed_history(functions: list[str], *, now: float, trace_dir: Path | None, se
         start = history_start(history, now)
         points = 0
         for metric, series in history.series.items():
-            workarounds.add_dense_series(backend, "AWS/Lambda", metric, {"FunctionName": name},
+            workarounds.add_dense_series(backend, NAMESPACE, metric, {"FunctionName": name},
                                          replace(series, start=start))
             points += int(series.present.sum())
         total += history.concurrency
@@ -195,7 +194,7 @@ def seed_history(functions: list[str], *, now: float, trace_dir: Path | None, se
                                    history, start.replace(tzinfo=UTC).timestamp()))
     if start is not None:
         claimed = unreserved + sum(reserved.values())
-        for metric, values in zip(ACCOUNT_METRICS, (total, unreserved, claimed), strict=True):
-            workarounds.add_dense_series(backend, "AWS/Lambda", metric, {},
+        for metric, values in zip(ACCOUNT_GAUGES, (total, unreserved, claimed), strict=True):
+            workarounds.add_dense_series(backend, NAMESPACE, metric, {},
                                          DenseSeries(start, values, values > 0, "Count"))
     return seeded
