@@ -87,8 +87,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def _statistic(datums: list[Any], stat: str, start: datetime) -> float | None:
-    if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
-        return percentile([d.value for d in datums if isinstance(d, MetricDatum)], float(stat[1:]))
+    q = _percentile_of(stat)
+    if q is not None:
+        return percentile([d.value for d in datums if isinstance(d, MetricDatum)], q)
     stats = Statistics([stat], start)
     stats.metric_data = [d for d in datums if isinstance(d, MetricDatum | MetricAggregatedDatum)]
     value = stats.get_statistics_for_type(stat)
