@@ -189,6 +189,7 @@ def _run(args: argparse.Namespace, console: Any, started: float) -> int:
     from thermostat.local.report import build_view, write_history
     from thermostat.local.seed import default_trace_dir
     from thermostat.local.session import LocalAws, LocalAwsConfig
+    from thermostat.local.traffic import TrafficFigures
 
     execution_input = read_input(args.input)
     trace = args.trace or default_trace_dir(args.template.resolve().parent)
@@ -224,14 +225,15 @@ def _run(args: argparse.Namespace, console: Any, started: float) -> int:
         for index in range(args.runs):
             if index and args.traffic:
                 figures = aws.drive_traffic(args.interval, max_requests=args.traffic_max_requests)
-                sent = sum(f.requests for f in figures.values())
-                console.print(f"Traffic: {args.interval:.0f} s on the fake clock, {sent:,} real requests to "
+                total = TrafficFigures()
+                for one in figures.values():
+                    total.add(one)
+                console.print(f"Traffic: {args.interval:.0f} s on the fake clock, {total.requests:,} real requests to "
                               f"{sum(1 for f in figures.values() if f.requests):,} functions, "
-                              f"{sum(f.throttles for f in figures.values()):,} throttled, "
-                              f"{sum(f.cold_starts for f in figures.values()):,} cold starts")
-                document["traffic"].append({"before_run": index + 1, "seconds": args.interval, "requests": sent,
-                                            "throttles": sum(f.throttles for f in figures.values()),
-                                            "cold_starts": sum(f.cold_starts for f in figures.values())})
+                              f"{total.throttles:,} throttled, {total.cold_starts:,} cold starts")
+                document["traffic"].append({"before_run": index + 1, "seconds": args.interval,
+                                            "requests": total.requests, "throttles": total.throttles,
+                                            "cold_starts": total.cold_starts})
             elif index:
                 aws.advance(args.interval)
             mark = aws.runtime.invocation_count
