@@ -41,11 +41,10 @@ HORIZON_RANGE = (schema()["properties"]["horizon_minutes"]["minimum"],
 TOP_LEVEL_KEYS = tuple(schema()["properties"])
 TARGET_KEYS = tuple(_DEFINITIONS["target"]["else"]["properties"])
 
-_NAME = r"[A-Za-z0-9_-]{1,64}"
-_FUNCTION_RE = re.compile(  # used with fullmatch only: no "$" that a trailing newline could pass
-    rf"(?:(?P<base>arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{{12}}:function:(?P<arn_name>{_NAME}))"
-    rf"|(?!arn:)(?P<name>{_NAME}))(?::(?P<qualifier>\$LATEST|[A-Za-z0-9_-]{{1,128}}))?"
-)
+# The schema's own pattern (anchored at both ends): a name, ``name:qualifier`` or an ARN, whose parts hold
+# no ":" (``arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]``), so split(":") takes it apart.
+_FUNCTION_RE = re.compile(_DEFINITIONS["function"]["pattern"])
+_ARN_PARTS = 7  # up to and including NAME
 
 Source = Literal["input", "tag", "config"]
 
@@ -66,12 +65,13 @@ WRAPPER_KEYS = frozenset({"input", "execution", "name", "started_at"})
 
 def split_function(text: object, path: str) -> tuple[str, str, str | None]:
     """``(function as written without its qualifier, bare name, qualifier)`` of a name, ``name:q`` or ARN."""
-    match = _FUNCTION_RE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
+    if not isinstance(text, str) or _FUNCTION_RE.match(text) is None:
         raise clipped(path, function_problem(text))
-    if match["base"] is not None:
-        return match["base"], match["arn_name"], match["qualifier"]
-    return match["name"], match["name"], match["qualifier"]
+    parts = text.split(":")
+    if text.startswith("arn:"):
+        name, qualifier = parts[_ARN_PARTS - 1], parts[_ARN_PARTS:]
+        return ":".join(parts[:_ARN_PARTS]), name, qualifier[0] if qualifier else None
+    return parts[0], parts[0], parts[1] if len(parts) > 1 else None
 
 
 def function_name(function: str) -> str:
