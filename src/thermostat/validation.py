@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from thermostat import models
 from thermostat.config import RunSettings
@@ -35,9 +35,6 @@ from thermostat.kill_switch import read_switch
 
 _DEFINITIONS = schema()["definitions"]
 MAX_COUNT: int = _DEFINITIONS["count"]["maximum"]  # the largest MaxWarm a stack accepts
-MAX_TARGETS: int = schema()["properties"]["targets"]["maxItems"]
-HORIZON_RANGE = (schema()["properties"]["horizon_minutes"]["minimum"],
-                 schema()["properties"]["horizon_minutes"]["maximum"])
 TOP_LEVEL_KEYS = tuple(schema()["properties"])
 TARGET_KEYS = tuple(_DEFINITIONS["target"]["else"]["properties"])
 
@@ -45,8 +42,6 @@ TARGET_KEYS = tuple(_DEFINITIONS["target"]["else"]["properties"])
 # no ":" (``arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]``), so split(":") takes it apart.
 _FUNCTION_RE = re.compile(_DEFINITIONS["function"]["pattern"])
 _ARN_PARTS = 7  # up to and including NAME
-
-Source = Literal["input", "tag", "config"]
 
 
 class ExecutionInfo(TypedDict):
@@ -99,7 +94,7 @@ def _bound(entry: Mapping[str, Any], key: str, path: str, default: int, ceiling:
     return value
 
 
-def _target(item: object, path: str, source: Source, min_default: int, max_default: int) -> models.TargetSpec:
+def _target(item: object, path: str, source: models.Source, min_default: int, max_default: int) -> models.TargetSpec:
     entry: Mapping[str, Any] = {"function": item} if isinstance(item, str) else cast(Mapping[str, Any], item)
     function, _, embedded = split_function(entry["function"], path if isinstance(item, str) else f"{path}.function")
     qualifier = embedded
@@ -131,7 +126,7 @@ def _target(item: object, path: str, source: Source, min_default: int, max_defau
     return spec
 
 
-def _targets(items: list[object], path: str, source: Source, min_default: int, max_default: int
+def _targets(items: list[object], path: str, source: models.Source, min_default: int, max_default: int
              ) -> list[models.TargetSpec]:
     merged: dict[tuple[str, str | None], models.TargetSpec] = {}
     for index, item in enumerate(items):
@@ -140,7 +135,7 @@ def _targets(items: list[object], path: str, source: Source, min_default: int, m
     return list(merged.values())
 
 
-def parse_targets(items: object, path: str, source: Source, min_default: int, max_default: int
+def parse_targets(items: object, path: str, source: models.Source, min_default: int, max_default: int
                   ) -> list[models.TargetSpec]:
     """A list of targets (the execution input's rules; ``max_default`` is also the ceiling), deduplicated
     by (function name, qualifier): the later entry wins. Errors are named from ``path``."""
