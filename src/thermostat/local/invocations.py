@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from thermostat_target.protocol import MARKER_KEY, MARKER_VALUE
 
+SplitCounter = Literal["invocations", "cold_starts", "throttles"]  # the counters split into real and ping
 PING_MARKER = {MARKER_KEY: MARKER_VALUE}  # ClientContext ``custom`` of a Thermostat ping: {"thermostat": "2"}
 
 
@@ -57,6 +58,12 @@ class FunctionStats:
     ping_cold_starts: int = 0
     real_throttles: int = 0
     ping_throttles: int = 0
+
+    def count(self, counter: SplitCounter, ping: bool, n: int = 1) -> None:
+        """Add ``n`` to ``counter`` and to its ``ping_``/``real_`` share."""
+        share = f"ping_{counter}" if ping else f"real_{counter}"
+        setattr(self, counter, getattr(self, counter) + n)
+        setattr(self, share, getattr(self, share) + n)
 
     def copy(self) -> FunctionStats:
         return FunctionStats(**{f.name: getattr(self, f.name) for f in fields(self)})

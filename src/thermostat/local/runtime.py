@@ -208,11 +208,7 @@ class LocalLambdaRuntime:
                     raise TooManyRequestsException("ConcurrentInvocationLimitExceeded")
                 self._check_limits_locked(code.name)
             except TooManyRequestsException:
-                stats.throttles += 1
-                if ping:
-                    stats.ping_throttles += 1
-                else:
-                    stats.real_throttles += 1
+                stats.count("throttles", ping)
                 if self.metrics is not None:
                     self.metrics.throttled(self.clock.time(), code.name, resource)
                 raise
@@ -226,11 +222,7 @@ class LocalLambdaRuntime:
             env = pool.pop() if pool else ExecutionEnvironment(code, version, now)
             self._in_use.add(env)
             self._count_busy_locked(code.name, resource, +1)
-            stats.invocations += 1
-            if ping:
-                stats.ping_invocations += 1
-            else:
-                stats.real_invocations += 1
+            stats.count("invocations", ping)
             return env
 
     def _release(self, env: ExecutionEnvironment, keep: bool, resource: str | None) -> None:
@@ -302,12 +294,7 @@ class LocalLambdaRuntime:
             self.metrics.invoked(started_at, name, resource, duration_ms, error_type is not None)
         with self._lock:
             stats = self.stats[name]
-            started_env = int(cold and env.initialized)
-            stats.cold_starts += started_env
-            if ping:
-                stats.ping_cold_starts += started_env
-            else:
-                stats.real_cold_starts += started_env
+            stats.count("cold_starts", ping, int(cold and env.initialized))
             stats.errors += int(error_type is not None)
             self.invocations.append(InvocationRecord(name, version, env.id, request_id, cold, duration_ms,
                                                      error_type, log, env.init_ms if cold else None,
