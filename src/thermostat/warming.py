@@ -159,8 +159,9 @@ def warm_batch(batch: WarmBatch, invoke: Invoke, runtime: Runtime,
             logger.warning("release_rebased", extra={"batch": batch["batch"], "planned": batch["release_at_ms"],
                                                      "release_at_ms": release, "late_ms": round(start - (
                                                          batch["release_at_ms"] - longest), 1)})
-        for index, (g, slot) in enumerate(jobs):
-            payloads[index] = (g.spec.payload(slot, release, g.tracker.version), g.tracker.version)
+        payloads[:] = [(payload, g.tracker.version) for g in groups
+                       for payload in g.spec.payloads(g.group["first_slot"], g.group["count"], release,
+                                                      g.tracker.version)]
         for g in sorted(groups, key=lambda x: -x.send_ahead_ms):
             wait_ms = release - g.send_ahead_ms - runtime.now_ms()
             if wait_ms > 0:

@@ -131,6 +131,20 @@ class PingSpec:
                          max_hold_ms=self.max_hold_ms, refresh=self.refresh, period_s=self.period_s, v=version)
         return json.dumps(ping, separators=(",", ":")).encode()
 
+    def payloads(self, first_slot: int, count: int, release_at_ms: int, version: int) -> list[bytes]:
+        """What :meth:`payload` builds for slots ``first_slot`` .. ``first_slot + count - 1``, byte for byte:
+        the shared fields are checked and encoded once, each slot spliced in (a batch's pings are built
+        between its release time being fixed and its first group leaving)."""
+        slots = [first_slot + i for i in range(count)]
+        if not slots:
+            return []
+        encoded = self.payload(slots[0], release_at_ms, version)  # checks every field and the first slot
+        if slots[-1] >= self.of:  # the first slot refused is ``of``: raise as building it does
+            self.payload(self.of, release_at_ms, version)
+        # ``"slot":`` occurs once: inside a JSON string every quote is escaped
+        head, _, tail = encoded.partition(b'"slot":%d,' % slots[0])
+        return [b'%s"slot":%d,%s' % (head, slot, tail) for slot in slots]
+
 
 class TargetTracker:
     """Shared by the pings of one group: the all-throttled cut-off and the version fallback."""
