@@ -16,10 +16,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from thermostat.cli import write_text
 from thermostat.sim import load_trace, parse_policies, simulate, summarize
 from thermostat.sim.lifecycle import Lifecycle
 from thermostat.sim.policies import SimSettings
-from thermostat.sim.report import document, print_report, write_json
+from thermostat.sim.report import document, json_text, print_report
 
 TRACE = Path(__file__).resolve().parents[2] / "shared" / "traces" / "azure2019-1000fn-24h"
 if not TRACE.is_dir():
@@ -77,7 +78,7 @@ def main() -> None:
     doc = document(trace, settings, summary, none_cold, wall)
     print_report(doc, console)
     if args.json:
-        write_json(doc, args.json)
+        write_text(args.json, json_text(doc), "--json")
     if args.plot:
         from thermostat.sim.plot import plot
 

@@ -24,6 +24,7 @@ from thermostat.cli import (
     deprecated_alias,
     progress,
     take_deprecated,
+    write_text,
 )
 from thermostat.config import DiscoverySettings
 from thermostat.exceptions import ConfigurationError, TraceFormatError
@@ -33,7 +34,7 @@ from thermostat.sim.engine import simulate
 from thermostat.sim.lifecycle import Lifecycle
 from thermostat.sim.policies import DEFAULT_POLICIES, WORKFLOW_HOLD_MS, Policy, SimSettings, parse_policies
 from thermostat.sim.readers import load_trace
-from thermostat.sim.report import document, print_report, write_json
+from thermostat.sim.report import document, json_text, print_report
 from thermostat.sim.results import summarize
 from thermostat.sim.workload import ARRIVAL_MODES
 
@@ -247,10 +248,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     doc = document(trace, settings, summary, none_cold, wall)
     print_report(doc, Console(highlight=False, width=None if sys.stdout.isatty() else 160))
     if args.json_out:
-        try:
-            write_json(doc, args.json_out)
-        except OSError as exc:
-            raise UsageError(f"--json {args.json_out}: cannot write: {exc.strerror or exc}") from None
+        write_text(args.json_out, json_text(doc), "--json")
     if args.plot:
         from thermostat.sim.plot import plot
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -48,9 +47,9 @@ def document(trace: Trace, settings: SimSettings, policies: dict[str, Any], none
     }
 
 
-def write_json(doc: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8")
+def json_text(doc: dict[str, Any]) -> str:
+    """The document as ``--json`` writes it (strict JSON: a NaN or infinity is an error, not written)."""
+    return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
 def _pct(value: float | None) -> str:
