@@ -182,8 +182,12 @@ def add_dense_series(backend: CloudWatchBackend, namespace: str, name: str, dime
         index.dense[key] = series
 
 
-def install_read_hook(before_read: Callable[[], object]) -> Callable[[], None]:
-    """Run ``before_read()`` before every ``GetMetricData``/``GetMetricStatistics``/``ListMetrics``."""
+CLOUDWATCH_READS = ("get_metric_data", "get_metric_statistics", "list_metrics")
+
+
+def install_read_hook(before_read: Callable[[], object],
+                      methods: tuple[str, ...] = CLOUDWATCH_READS) -> Callable[[], None]:
+    """Run ``before_read()`` before every ``GetMetricData``/``GetMetricStatistics``/``ListMetrics`` (``methods``)."""
 
     def hooked(original: Callable[..., Any]) -> Callable[..., Any]:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -192,7 +196,7 @@ def install_read_hook(before_read: Callable[[], object]) -> Callable[[], None]:
 
         return call
 
-    return wrap_methods(CloudWatchBackend, ("get_metric_data", "get_metric_statistics", "list_metrics"), hooked)
+    return wrap_methods(CloudWatchBackend, methods, hooked)
 
 
 _original_get_metric_data = CloudWatchBackend.get_metric_data

@@ -246,15 +246,6 @@ class FaultState:
 
 def install_cloudwatch_latency(latency_ms: float) -> Callable[[], None]:
     """Slow CloudWatch down: every ``GetMetricData``/``GetMetricStatistics`` waits ``latency_ms`` first."""
-    from moto.cloudwatch.models import CloudWatchBackend
+    from thermostat.local.cloudwatch_index import install_read_hook
 
-    from thermostat.local.sandbox_patches import wrap_methods
-
-    def slowed(original: Callable[..., Any]) -> Callable[..., Any]:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            time.sleep(latency_ms / 1000.0)
-            return original(self, *args, **kwargs)
-
-        return call
-
-    return wrap_methods(CloudWatchBackend, ("get_metric_data", "get_metric_statistics"), slowed)
+    return install_read_hook(lambda: time.sleep(latency_ms / 1000.0), ("get_metric_data", "get_metric_statistics"))
