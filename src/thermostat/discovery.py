@@ -78,13 +78,7 @@ class TagListing:
 
 def discover_tagged(tagging: Any, settings: DiscoverySettings) -> list[models.TargetSpec]:
     """Functions tagged ``tag_key=tag_value`` (every page of ``GetResources``)."""
-    return tagged_functions(tagging, settings)[0]
-
-
-def tagged_functions(tagging: Any, settings: DiscoverySettings) -> tuple[list[models.TargetSpec], list[str]]:
-    """(functions tagged ``tag_key=tag_value``, names tagged ``tag_key`` with another value)."""
-    listing = read_tagged(tagging, settings)
-    return listing.specs, listing.opted_out
+    return read_tagged(tagging, settings).specs
 
 
 def read_tagged(tagging: Any, settings: DiscoverySettings) -> TagListing:
@@ -194,16 +188,16 @@ def find_targets(request: models.Request, settings: DiscoverySettings, tagging: 
             logger.error("tag_discovery_failed", extra={"error": error_text(exc), "tag_key": settings.tag_key})
             warnings.append(f"tag discovery failed ({error_text(exc)}): only configured and requested targets, "
                             "at the input's and stack's settings")
+    configured = configured_targets(settings) if request["discover"] or deploy else []
     ignored: list[str] = []
     if deploy:
-        requested, ignored = _deploy_targets(requested, listing, configured_targets(settings))
+        requested, ignored = _deploy_targets(requested, listing, configured)
         warnings += [f"deploy: {why}" for why in ignored[:5]]
     if not request["discover"]:
         found = Discovered(merge_targets(requested), requested=len(request["targets"]), warnings=warnings,
                            ignored=ignored)
     else:
         tagged, opted_out = listing.specs, listing.opted_out
-        configured = configured_targets(settings)
         blocked = set(opted_out)
         kept = [s for s in configured if function_name(s["function"]) not in blocked]
         found = Discovered(merge_targets(tagged, kept, requested), tagged=len(tagged), configured=len(configured),
