@@ -78,9 +78,6 @@ class RunFailedError(CommandError):
     exit_code = EXIT_FAILED
 
 
-CliError = UsageError  # the name the subcommands used before the exit statuses were split
-
-
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Descriptions kept as written; every option's default appended unless its help already says it."""
 
