@@ -79,10 +79,9 @@ class TargetSpec(TypedDict):
     tag_problems: NotRequired[list[TagProblem]]
 
 
-class Request(TypedDict):
-    """Execution input after validation, every default filled in."""
+class RequestOptions(TypedDict):
+    """Every field of the validated execution input but its targets (Request and RequestView share them)."""
 
-    targets: list[TargetSpec]
     discover: bool
     quantile: float
     horizon_minutes: int
@@ -92,17 +91,16 @@ class Request(TypedDict):
     trigger: NotRequired[Trigger]  # when the input gives one; "deploy" sizes targets by their last plan
 
 
-class RequestView(TypedDict):
+class Request(RequestOptions):
+    """Execution input after validation, every default filled in."""
+
+    targets: list[TargetSpec]
+
+
+class RequestView(RequestOptions):
     """The Request after Collect Metrics: the targets list (it may be long) replaced by its length."""
 
     targets: int
-    discover: bool
-    quantile: float
-    horizon_minutes: int
-    dry_run: bool
-    price_per_cold_start: NotRequired[float]
-    monthly_budget_usd: NotRequired[float]
-    trigger: NotRequired[Trigger]
 
 
 class RunInfo(TypedDict):
