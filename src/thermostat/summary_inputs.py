@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from thermostat import claims
 from thermostat.exceptions import InvalidInputError, StateStoreError
-from thermostat.models import PingOutcome, TargetReport
+from thermostat.models import PingOutcome, TargetReport, target_label
 from thermostat.store import make_run_name
 from thermostat.summary_merge import Carry, Tally, report_from_plan
 
@@ -105,8 +105,7 @@ def gather(store: claims.RunDocs, results: Sequence[Any], known: set[str], warni
             warnings.append(f"{path}: {text} (its targets are unknown)")
             continue
         for group in batch["pings"]:
-            key = group.get("key") or (group["function"] if group.get("qualifier") is None
-                                       else f"{group['function']}:{group['qualifier']}")
+            key = group.get("key") or target_label(group["function"], group.get("qualifier"))
             if key in known:
                 tallies.setdefault(key, Tally()).add_failure(text, int(group.get("count", 0)),
                                                              throttled=item.get("error") == "TargetThrottledError")

@@ -16,7 +16,7 @@ from statistics import median
 from typing import Any
 
 from thermostat import cost
-from thermostat.models import PingOutcome, TargetReport
+from thermostat.models import PingOutcome, TargetReport, target_label
 from thermostat.records import LastPlan, TargetRecord, new_record, record_from_json, record_to_json
 from thermostat.telemetry import PingAnswer, RoundSummary, observe_round
 
@@ -94,7 +94,7 @@ class Carry:
 def report_from_plan(record: Mapping[str, Any]) -> tuple[TargetReport, Carry]:
     """A PlanRecord (or a target Plan never saw) as the start of a target's report."""
     function, qualifier = str(record["function"]), record.get("qualifier")
-    key = str(record.get("key") or (function if qualifier is None else f"{function}:{qualifier}"))
+    key = str(record.get("key") or target_label(function, qualifier))
     status = record.get("status", "planned")
     report: TargetReport = {
         "key": key, "function": function, "qualifier": qualifier, "desired": int(record.get("desired", 0)),

@@ -29,7 +29,7 @@ from statistics import median
 from typing import Any
 
 from thermostat.exceptions import InvalidInputError, TargetThrottledError
-from thermostat.models import BatchResult, CompactAnswer, PingGroup, PingOutcome, WarmBatch
+from thermostat.models import BatchResult, CompactAnswer, PingGroup, PingOutcome, WarmBatch, target_label
 from thermostat.telemetry import SEND_AHEAD_DEFAULT_MS
 from thermostat.warming_send import (
     Invoke,
@@ -240,7 +240,7 @@ def _group(raw: object, path: str) -> PingGroup:
     protocol = raw.get("protocol", 2)
     if protocol not in (1, 2) or isinstance(protocol, bool):
         raise InvalidInputError(f"{path}.protocol", "must be 1 or 2")
-    key = raw.get("key") or (raw["function"] if qualifier is None else f"{raw['function']}:{qualifier}")
+    key = raw.get("key") or target_label(raw["function"], qualifier)
     if not isinstance(key, str):
         raise InvalidInputError(f"{path}.key", "must be a string")
     return {"key": key, "function": raw["function"], "qualifier": qualifier, "first_slot": raw["first_slot"],
