@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from thermostat import claims, run_cost
+from thermostat import claims, planning, run_cost
 from thermostat.config import SummarySettings
 from thermostat.exceptions import InvalidInputError, StateConflictError, StateStoreError
 from thermostat.models import MapItem, RunInfo, RunStatus, SummaryState, TargetReport, Totals
@@ -30,7 +30,7 @@ from thermostat.store import Lease, Snapshot
 from thermostat.summary_inputs import degraded_reasons, gather, main_round_targets, run_info
 from thermostat.summary_merge import Carry, Tally, judge, learned_lead, merge_tally, update_records
 from thermostat.summary_output import output_targets, render_summary
-from thermostat.summary_topup import map_items, topup_batches
+from thermostat.summary_topup import topup_batches
 from thermostat.telemetry import RoundSummary
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def summarize(state: Mapping[str, Any], settings: SummarySettings, store: Summar
                                settings.workflow_type)
     items: list[MapItem] = []
     if batches and report_key is not None:
-        items = map_items(store, batches)
+        items = planning.map_items(store, batches)
     topup = bool(items)
     if status == "ok" and problems["degraded"]:  # the report itself could not be written
         status = "degraded"

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from thermostat import claims, planning
+from thermostat import planning
 from thermostat.config import PlanSettings
-from thermostat.models import MapItem, RunInfo, TargetReport, WarmBatch
+from thermostat.models import RunInfo, TargetReport, WarmBatch
 from thermostat.telemetry import SEND_AHEAD_DEFAULT_MS
 
 
@@ -27,7 +27,3 @@ def topup_batches(short: Sequence[TargetReport], leads: Mapping[str, float], run
                                      protocol=r["protocol"], key=r["key"])
                 for r in short if r["requested"] > 0]
     return planning.plan_topup(requests, cast(RunInfo, {**run, "round": 1}), settings, now_ms)
-
-
-def map_items(store: claims.RunDocs, batches: list[WarmBatch]) -> list[MapItem]:
-    return planning.map_items(store, batches)
