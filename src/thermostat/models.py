@@ -324,7 +324,6 @@ class PlanState(TypedDict):
 # One answer, compact: [env, cold, held_ms, late_ms, real, real_age_ms, ping_age_ms, init_ms]
 # (a v1 answer has null late_ms, real, real_age_ms, ping_age_ms).
 CompactAnswer = list[Any]
-ANSWER_FIELDS = ("env", "cold", "held_ms", "late_ms", "real", "real_age_ms", "ping_age_ms", "init_ms")
 
 
 class PingOutcome(TypedDict):
@@ -358,9 +357,6 @@ class BatchResult(TypedDict):
     distinct: int
     throttled: int
     errors: int
-
-
-WarmOutput = BatchResult
 
 
 class FailedBatch(TypedDict):
