@@ -75,7 +75,6 @@ def list_functions(lambda_client: Any) -> dict[str, dict[str, Any]]:
 @dataclass
 class Described:
     described: int = 0  # configurations completed this run
-    listed: bool = False  # ListFunctions ran
     errors: dict[str, str] = field(default_factory=dict)  # key -> error (this run)
     deferred: int = 0  # due targets left for a later run (call budget)
     warnings: list[str] = field(default_factory=list)
@@ -105,17 +104,19 @@ def describe(lambda_client: Any, records: list[TargetRecord], reservations: bool
     """Refresh the ``config`` of the records that are due (in place). ``reservations``: whether any function
     of the account reserves concurrency (False skips GetFunctionConcurrency; None = unknown: read it)."""
     out = Described()
-    due = sorted((r for r in records if config_due(r, now_ms)), key=lambda r: (r.config.read_at_ms, r.key))
-    for record in records:  # known missing since its last read: no listing needed to say so again
-        if not config_due(record, now_ms) and not record.config.arn:
+    due: list[TargetRecord] = []
+    for record in records:
+        if config_due(record, now_ms):
+            due.append(record)
+        elif not record.config.arn:  # known missing since its last read: no listing needed to say so again
             out.errors[record.key] = f"FunctionNotFound: {record.function} was not found in the account"
+    due.sort(key=lambda r: (r.config.read_at_ms, r.key))
     if not due:
         return out
     if not listing_due(records, now_ms):
         return _describe_settings(lambda_client, due, reservations, now_ms, call_budget, out)
     try:
         listing: dict[str, dict[str, Any]] | None = list_functions(lambda_client)
-        out.listed = True
     except _AWS_ERRORS as exc:
         listing = None
         out.warnings.append(f"ListFunctions failed ({error_text(exc)}): target configurations not refreshed")
