@@ -228,10 +228,6 @@ class ForecastSettings:
     quantile: float = 0.95
     horizon_minutes: int = 5
     tick_minutes: int = 5  # schedule period: one forecast per tick
-    min_history_minutes: int = 30  # less real history than this -> a conservative baseline, said so
-    max_seconds_per_target: float = 0.5  # model-selection budget per target in the Lambda
-    run_budget_seconds: float = 6.0  # statsmodels time for one Forecast state (import included)
-    refit_minutes: int = 360  # re-select a target's model at least this often (simulator, memo reuse)
     use_statsmodels: bool = True  # False keeps to the numpy baselines (what-if runs, faster)
     price_per_cold_start: float = 0.001  # USD (thermostat.forecast.DEFAULT_PRICE_PER_COLD_START)
     monthly_budget_usd: float = 0.0  # 0 = no cap
