@@ -121,20 +121,13 @@ def _query_values(index: _Index, extra: list[Any], metric_stat: dict[str, Any], 
     buckets = dense.buckets(start, end, period) if dense is not None and (not unit or dense.unit == unit) else None
     if dense is not None and buckets is not None:
         computed = buckets.values(stat)
-        q = _percentile_of(stat)
         for i, k in enumerate(buckets.keys.tolist()):
-            if k in groups:  # regular datapoints in the same bucket: merged below
-                groups[k] = groups[k] + dense.datums(metric["Namespace"], metric["MetricName"], dimensions,
-                                                     start + k * delta, min(start + (k + 1) * delta, end))
-            elif computed is not None:
+            if computed is not None and k not in groups:
                 by_bucket[k] = float(computed[i])
-            elif q is not None:
+            else:  # a statistic the arrays do not give (pNN), or regular datapoints in the bucket too
                 bucket = start + k * delta
-                by_bucket[k] = percentile(dense.raw_values(bucket, min(bucket + delta, end)), q)
-            else:
-                bucket = start + k * delta
-                by_bucket[k] = _statistic(dense.datums(metric["Namespace"], metric["MetricName"], dimensions,
-                                                       bucket, min(bucket + delta, end)), stat, bucket)
+                groups[k] = groups.get(k, []) + dense.datums(metric["Namespace"], metric["MetricName"], dimensions,
+                                                             bucket, min(bucket + delta, end))
     for k, datums in groups.items():
         by_bucket[k] = _statistic(datums, stat, start + k * delta)
     keys = sorted(k for k, v in by_bucket.items() if v is not None)

@@ -58,12 +58,6 @@ class DenseSeries:
         return Buckets(keys[firsts], np.add.reduceat(counts, firsts), np.add.reduceat(values, firsts),
                        np.minimum.reduceat(lows, firsts), np.maximum.reduceat(highs, firsts))
 
-    def raw_values(self, start: datetime, end: datetime) -> list[float]:
-        """The single values in ``[start, end)`` (for percentiles); empty for a statistic-set series."""
-        if self.count is not None:
-            return []
-        return [float(v) for v in self.values[self._slots(start, end)]]
-
     def datums(self, namespace: str, name: str, dimensions: list[dict[str, str]], start: datetime,
                end: datetime) -> list[MetricDatum | MetricAggregatedDatum]:
         """The datapoints this series stands for in ``[start, end)``, as moto's objects (mixed buckets)."""
