@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import random
 import statistics
 import subprocess
@@ -41,6 +40,7 @@ from botocore.config import Config
 from thermostat import telemetry
 from thermostat.local import sandbox
 from thermostat.local.clock import ManualClock
+from thermostat.local.cloudwatch_index import percentile
 from thermostat.local.environment import FunctionCode
 from thermostat.local.faults import FaultPlan
 from thermostat.local.metrics import LambdaMetrics
@@ -73,8 +73,7 @@ class Round:
 
 
 def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] if ordered else 0.0
+    return percentile(values, 95.0) or 0.0
 
 
 def warm_rounds(aws: LocalAws, name: str, n: int, rounds: int, options: WarmOptions) -> list[Round]:
