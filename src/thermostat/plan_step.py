@@ -21,6 +21,7 @@ from thermostat.collect import LEASE_TTL_MS, decode_records, plan_input, request
 from thermostat.config import DiscoverySettings, PlanSettings
 from thermostat.discovery import merge_targets, spec_key
 from thermostat.exceptions import InvalidInputError
+from thermostat.forecast.target import ping_usd_month
 from thermostat.records import TargetRecord, new_record
 from thermostat.store import StateStore
 from thermostat.telemetry import SEND_AHEAD_DEFAULT_MS
@@ -30,12 +31,6 @@ logger = logging.getLogger(__name__)
 
 LAST_PLAN_MS = 3600_000  # a last plan younger than this is the fallback's desired count
 SEEN_MS = 6 * 3600_000  # after a Collect failure, the targets are the records seen this recently
-HOLD_SHARE = 0.5  # a ping holds about half the learned send-ahead (as the forecast prices it)
-
-
-def ping_usd_month(memory_mb: int, pings: int, send_ahead_ms: float | None, period_s: int) -> float:
-    hold = (send_ahead_ms if send_ahead_ms is not None else SEND_AHEAD_DEFAULT_MS) * HOLD_SHARE
-    return pings * cost.lambda_invocation_usd(memory_mb, hold + 2.0) * cost.MONTH_SECONDS / period_s
 
 
 def failure_of(state: Mapping[str, Any]) -> models.FailureInfo | None:

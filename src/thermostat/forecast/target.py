@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from thermostat import cost
 from thermostat.forecast.demand import demand
 from thermostat.forecast.hints import FitBudget, hints_for, refresh_memo
 from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START, Prices, Sizing, size
@@ -19,6 +20,17 @@ from thermostat.telemetry import INIT_DEFAULT_MS, SEND_AHEAD_DEFAULT_MS
 # environments of its own (the pool outgrew the pings), the next round pings this many times as many.
 PROBE_FACTOR = 2
 HOLD_SHARE = 0.5  # a ping holds about this share of the learned send-ahead (arrivals spread over it)
+
+
+def ping_hold_ms(send_ahead_ms: float | None) -> float:
+    """What one ping holds its environment: a share of the learned send-ahead (the default until learned)."""
+    return (send_ahead_ms if send_ahead_ms is not None else SEND_AHEAD_DEFAULT_MS) * HOLD_SHARE
+
+
+def ping_usd_month(memory_mb: int, pings: int, send_ahead_ms: float | None, period_s: int) -> float:
+    """``pings`` pings every ``period_s`` for a month, each priced as the forecast prices it."""
+    ping = Prices(memory_mb=memory_mb, hold_ms=ping_hold_ms(send_ahead_ms)).ping_usd
+    return pings * ping * cost.MONTH_SECONDS / period_s
 
 
 @dataclass(frozen=True)
@@ -40,9 +52,8 @@ def forecast_target(record: TargetRecord, now_ms: int, policy: TargetPolicy, *, 
     horizon_slots = max(1, math.ceil(policy.horizon_minutes * 60_000 / SLOT_MS))
     need = demand(record, now_ms, horizon_slots)
     hints = hints_for(record, now_ms, policy.horizon_minutes * 60_000)
-    lead = record.send_ahead_ms if record.send_ahead_ms is not None else SEND_AHEAD_DEFAULT_MS
     prices = Prices(price_per_cold_start=policy.price_per_cold_start, memory_mb=record.config.memory_mb,
-                    hold_ms=hold_ms if hold_ms is not None else lead * HOLD_SHARE,
+                    hold_ms=hold_ms if hold_ms is not None else ping_hold_ms(record.send_ahead_ms),
                     init_ms=record.init_ms if record.init_ms is not None else INIT_DEFAULT_MS,
                     window_minutes=float(policy.horizon_minutes))
     sizing = size(need, prices, floor=min(policy.floor, policy.cap), cap=policy.cap, warm_now=warm_now, hints=hints,
