@@ -1,10 +1,10 @@
 """Collect Metrics, CloudWatch half: the reads one run makes, folded into the per-target records.
 
 Every run (one small call): the account's ``UnreservedConcurrentExecutions`` (Maximum, no dimension) and,
-for each target with **reserved** concurrency, its ``ConcurrentExecutions`` — the last 16 minutes by
+for each function with **reserved** concurrency, its ``ConcurrentExecutions`` — the last 16 minutes by
 minute. A reserved pool is small and must be respected, so its use is read every run: one metric per
-reserved target per run, $0.01 per 1,000 metrics = about $0.09 per reserved target per month at a 5-minute
-schedule (the account metric costs the same, once).
+reserved function per run (its targets share it), $0.01 per 1,000 metrics = about $0.09 per reserved
+function per month at a 5-minute schedule (the account metric costs the same, once).
 
 Rarely (:func:`thermostat.telemetry.read_due`: first sight, every ``MetricReadHours`` with a per-target
 jitter, early when the answers showed real traffic outgrowing the pings): one target's
@@ -110,9 +110,9 @@ def due_reads(records: Sequence[TargetRecord], now_ms: int, hours: int, limit: i
     return [item[3] for item in due[:limit]], max(0, len(due) - limit)
 
 
-def _dims(record: TargetRecord, qualified: bool) -> list[tuple[str, str]]:
+def _dims(record: TargetRecord) -> list[tuple[str, str]]:
     dims = [("FunctionName", record.function)]
-    if qualified and record.qualifier is not None:
+    if record.qualifier is not None:
         dims.append(("Resource", f"{record.function}:{record.qualifier}"))
     return dims
 
@@ -123,9 +123,11 @@ def read_all(cloudwatch: Any, targets: Sequence[TargetRecord], unreserved_pings:
     out = Reads()
     minute = now_ms - now_ms % MINUTE_MS
     reserved = [r for r in targets if r.config.reserved is not None]
+    # reserved concurrency is the function's, not an alias': one query per function, shared by its targets
+    pool_ids = {name: f"c{i}" for i, name in enumerate(dict.fromkeys(r.function for r in reserved))}
     current = [query(ACCOUNT_QUERY, LAMBDA_NAMESPACE, "UnreservedConcurrentExecutions", [], 60)]
-    current += [query(f"c{i}", LAMBDA_NAMESPACE, "ConcurrentExecutions", _dims(r, False), 60)
-                for i, r in enumerate(reserved)]
+    current += [query(pool, LAMBDA_NAMESPACE, "ConcurrentExecutions", [("FunctionName", name)], 60)
+                for name, pool in pool_ids.items()]
     now_read = fetch(cloudwatch, current, minute - CURRENT_LOOKBACK_MS, minute + MINUTE_MS)
     out.metric_reads += len(current)
     out.calls += now_read.calls
@@ -136,8 +138,8 @@ def read_all(cloudwatch: Any, targets: Sequence[TargetRecord], unreserved_pings:
     if account is not None:
         out.account_newest_ms = max(account) if account else None
         out.account_in_use = fresh_value(account, unreserved_pings, now_ms, ACCOUNT_FRESH_MS)
-    for i, record in enumerate(reserved):
-        points = now_read.values.get(f"c{i}")
+    for record in reserved:
+        points = now_read.values.get(pool_ids[record.function])
         own = pings_by_minute([record], now_ms - CURRENT_LOOKBACK_MS)
         out.busy[record.key] = None if points is None else fresh_value(points, own, now_ms)
 
@@ -146,7 +148,7 @@ def read_all(cloudwatch: Any, targets: Sequence[TargetRecord], unreserved_pings:
     for record in due:
         groups.setdefault(read_window(record, now_ms), []).append(record)
     for (start, end, period), members in sorted(groups.items()):
-        queries = [query(f"h{i}", LAMBDA_NAMESPACE, "ConcurrentExecutions", _dims(r, True), period)
+        queries = [query(f"h{i}", LAMBDA_NAMESPACE, "ConcurrentExecutions", _dims(r), period)
                    for i, r in enumerate(members)]
         fetched = fetch(cloudwatch, queries, start, end)
         out.metric_reads += len(queries)
