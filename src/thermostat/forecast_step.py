@@ -72,20 +72,25 @@ def forecast_targets(records: Mapping[str, TargetRecord], targets: Sequence[mode
                           monthly_budget_usd=monthly_budget(request, settings), warm_now=warm_now(records, now_ms))
 
 
-def deploy_size(records: Mapping[str, TargetRecord], target: models.TargetPlanInput, now_ms: int
-                ) -> tuple[int, str]:
-    """A deploy's desired count for ``target``: the last plan (its own, else the function's most recent)
-    within min/max, else the floor; and why."""
+def latest_plans(records: Mapping[str, TargetRecord]) -> dict[str, str]:
+    """Function -> the key of its record with the most recent last plan (one pass over the store)."""
+    latest: dict[str, tuple[int, str]] = {}
+    for key, record in records.items():
+        if record.last_plan is not None:
+            mine = (record.last_plan.at_ms, key)
+            latest[record.function] = max(latest.get(record.function, mine), mine)
+    return {function: key for function, (_, key) in latest.items()}
+
+
+def deploy_size(records: Mapping[str, TargetRecord], latest: Mapping[str, str], target: models.TargetPlanInput,
+                now_ms: int) -> tuple[int, str]:
+    """A deploy's desired count for ``target``: the last plan (its own, else the function's most recent,
+    ``latest`` from :func:`latest_plans`) within min/max, else the floor; and why."""
     own = records.get(target["key"])
-    plans = [(r.last_plan, key) for key, r in records.items()
-             if r.function == target["function"] and r.last_plan is not None]
-    if own is not None and own.last_plan is not None:
-        plan, key = own.last_plan, target["key"]
-    elif plans:
-        plan, key = max(plans, key=lambda p: (p[0].at_ms if p[0] is not None else 0, p[1]))
-    else:
+    key = target["key"] if own is not None and own.last_plan is not None else latest.get(target["function"])
+    plan = None if key is None else records[key].last_plan
+    if key is None or plan is None:
         return target["min"], f"{target['min']}: deploy, the floor (no plan for {target['function']} yet)"
-    assert plan is not None
     desired = min(max(plan.desired, target["min"]), target["max"])
     age = max(now_ms - plan.at_ms, 0) // 60_000
     return desired, f"{desired}: deploy, the last plan of {key} ({plan.desired}, {age} min ago)"
@@ -97,11 +102,12 @@ def deploy_doc(records: Mapping[str, TargetRecord], targets: Sequence[models.Tar
     from thermostat import cost
     from thermostat.forecast.target import ping_usd_month
 
+    latest = latest_plans(records)
     out: list[models.ForecastTarget] = []
     for t in targets:
         if not awake(t):
             continue
-        desired, reason = deploy_size(records, t, now_ms)
+        desired, reason = deploy_size(records, latest, t, now_ms)
         out.append({"key": t["key"], "desired": desired, "term": "deploy", "reason": reason,
                     "ping_usd_month": round(ping_usd_month(t["memory_mb"], desired, t["send_ahead_ms"],
                                                            settings.tick_minutes * 60), 6),
