@@ -70,6 +70,14 @@ class Sizing:
     provisioned_usd_month: float = 0.0  # Provisioned Concurrency at the same level, for the break-even
 
 
+def peak_survival(k: int, demand: Demand, hints: tuple[Hint, ...]) -> float:
+    """P(the next window's peak >= k): the history's, raised by any model hint that says more."""
+    value = demand.survival(k)
+    for hint in hints:
+        value = max(value, hint.survival(k))
+    return value
+
+
 def _term(k: int, demand: Demand, hints: tuple[Hint, ...]) -> str:
     """The evidence that makes level k needed: a model's hint when it says more than the history does."""
     history = demand.survival(k)
@@ -86,7 +94,7 @@ def _term(k: int, demand: Demand, hints: tuple[Hint, ...]) -> str:
 def coverage_level(demand: Demand, hints: tuple[Hint, ...], quantile: float, cap: int) -> int:
     """The smallest k with P(peak > k) <= 1 - quantile: the ``quantile`` of the next window's peak."""
     k = 0
-    while k < cap and max([demand.survival(k + 1), *(h.survival(k + 1) for h in hints)]) > 1.0 - quantile:
+    while k < cap and peak_survival(k + 1, demand, hints) > 1.0 - quantile:
         k += 1
     return k
 
@@ -101,17 +109,10 @@ def size(demand: Demand, prices: Prices, *, floor: int, cap: int, warm_now: int,
     ticks = cost.MONTH_SECONDS / (prices.window_minutes * 60.0)
     ping, init, loss_rate = prices.ping_usd, prices.init_usd, prices.loss_per_window
     price = prices.price_per_cold_start
-
-    def need_peak(level: int) -> float:
-        value = demand.survival(level)
-        for hint in hints:
-            value = max(value, hint.survival(level))
-        return value
-
-    lower = need_peak(floor) if floor >= 1 else 0.0
+    lower = peak_survival(floor, demand, hints) if floor >= 1 else 0.0
     k = floor + 1
     while k <= cap:
-        peak = need_peak(k)
+        peak = peak_survival(k, demand, hints)
         loss = loss_rate * (k - 1) * lower
         need = min(1.0, peak + loss)
         value = price * need
