@@ -38,11 +38,19 @@ class Demand:
     cumulative: list[float]  # cumulative weight of ``levels`` (same order), for P(peak >= k)
     total: float  # total weight (+ prior)
     recent_peak: float  # largest window peak of the last RECENT_HOURS
-    burst_peak: float  # largest window peak of the last day
-    burst_age_h: float  # how long ago that burst was
-    known_windows: int  # windows of the last day with any knowledge
+    burst_age_h: float  # how long ago the burst (the largest window peak of the last day) was
     tail_start: float  # P(peak > burst_peak) (a new record)
     tail_scale: float
+
+    @property
+    def known_windows(self) -> int:
+        """Windows of the last day with any knowledge."""
+        return len(self.levels)
+
+    @property
+    def burst_peak(self) -> float:
+        """The largest window peak of the last day."""
+        return self.levels[-1] if self.levels else 0.0
 
     @property
     def silent(self) -> bool:
@@ -86,7 +94,7 @@ def demand(record: TargetRecord, now_ms: int, horizon_slots: int = 1) -> Demand:
     known = ~np.isnan(peaks)
     values, age = peaks[known], ages[known]
     if not values.size:
-        return Demand([], [], PRIOR_WINDOWS, 0.0, 0.0, 0.0, 0, 1.0, TAIL_SCALE_MIN)
+        return Demand([], [], PRIOR_WINDOWS, 0.0, 0.0, 1.0, TAIL_SCALE_MIN)
     # ages count from the newest window known: evidence that merely ages, with nothing new learned since, weighs
     # as it did (the sample does not shrink, so the chance of a new record does not grow)
     weights = np.power(0.5, (age - age.min()) / HALF_LIFE_H)
@@ -98,8 +106,8 @@ def demand(record: TargetRecord, now_ms: int, horizon_slots: int = 1) -> Demand:
     top = int(np.argmax(values))
     burst = float(values[top])
     out = Demand(levels=levels.tolist(), cumulative=cumulative.tolist(), total=total, recent_peak=recent,
-                 burst_peak=burst, burst_age_h=float(age[top]), known_windows=int(values.size),
-                 tail_start=RECORD_WINDOWS / total, tail_scale=max(TAIL_SCALE_MIN, TAIL_SCALE * burst))
+                 burst_age_h=float(age[top]), tail_start=RECORD_WINDOWS / total,
+                 tail_scale=max(TAIL_SCALE_MIN, TAIL_SCALE * burst))
     if burst < 1:  # nothing but silence: P(it wakes up) ~ 1/(N+1) for N silent windows (age says nothing here)
         return dataclasses.replace(out, tail_start=RECORD_WINDOWS / (values.size + PRIOR_WINDOWS))
     # a new record is as likely as RECORD_WINDOWS windows of the sample, and only in a window that
