@@ -12,7 +12,6 @@ Nothing here knows prices: :mod:`thermostat.forecast.objective` decides which le
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -41,6 +40,7 @@ class Demand:
     burst_age_h: float  # how long ago the burst (the largest window peak of the last day) was
     tail_start: float  # P(peak > burst_peak) (a new record)
     tail_scale: float
+    tail_levels: float = math.inf  # how far above burst_peak a new record may reach (beyond it P = 0)
 
     @property
     def known_windows(self) -> int:
@@ -63,8 +63,8 @@ class Demand:
             return 1.0
         beyond = k - self.burst_peak
         if beyond > 0:
-            if self.silent and k >= 2:
-                return 0.0  # silent for a day: waking up with two requests at once is not worth warming for
+            if beyond > self.tail_levels:
+                return 0.0
             return self.tail_start * math.exp(-(beyond - 1) / self.tail_scale)
         index = bisect.bisect_left(self.levels, k - 0.5)
         above = self.cumulative[-1] - (self.cumulative[index - 1] if index else 0.0)
@@ -105,13 +105,16 @@ def demand(record: TargetRecord, now_ms: int, horizon_slots: int = 1) -> Demand:
     recent = float(values[recent_mask].max()) if recent_mask.any() else 0.0
     top = int(np.argmax(values))
     burst = float(values[top])
-    out = Demand(levels=levels.tolist(), cumulative=cumulative.tolist(), total=total, recent_peak=recent,
-                 burst_age_h=float(age[top]), tail_start=RECORD_WINDOWS / total,
-                 tail_scale=max(TAIL_SCALE_MIN, TAIL_SCALE * burst))
-    if burst < 1:  # nothing but silence: P(it wakes up) ~ 1/(N+1) for N silent windows (age says nothing here)
-        return dataclasses.replace(out, tail_start=RECORD_WINDOWS / (values.size + PRIOR_WINDOWS))
-    # a new record is as likely as RECORD_WINDOWS windows of the sample, and only in a window that
-    # reaches the top at all: scaled by how often the top is reached
-    at_top = (cumulative[-1] - (cumulative[int(np.searchsorted(levels, burst - 0.5))] - weights[order][
-        int(np.searchsorted(levels, burst - 0.5))])) / total
-    return dataclasses.replace(out, tail_start=out.tail_start * max(at_top, TOP_SHARE_FLOOR))
+    if burst < 1:
+        # nothing but silence: P(it wakes up) ~ 1/(N+1) for N silent windows (age says nothing here), and
+        # waking up with two requests at once is not worth warming for (the tail stops one level up)
+        tail_start, tail_levels = RECORD_WINDOWS / (values.size + PRIOR_WINDOWS), 1.0
+    else:
+        # a new record is as likely as RECORD_WINDOWS windows of the sample, and only in a window that
+        # reaches the top at all: scaled by how often the top is reached
+        first_top = int(np.searchsorted(levels, burst - 0.5))
+        at_top = (cumulative[-1] - (cumulative[first_top] - weights[order][first_top])) / total
+        tail_start, tail_levels = RECORD_WINDOWS / total * max(at_top, TOP_SHARE_FLOOR), math.inf
+    return Demand(levels=levels.tolist(), cumulative=cumulative.tolist(), total=total, recent_peak=recent,
+                  burst_age_h=float(age[top]), tail_start=tail_start,
+                  tail_scale=max(TAIL_SCALE_MIN, TAIL_SCALE * burst), tail_levels=tail_levels)
