@@ -10,9 +10,10 @@ Rarely (:func:`thermostat.telemetry.read_due`: first sight, every ``MetricReadHo
 jitter, early when the answers showed real traffic outgrowing the pings): one target's
 ``ConcurrentExecutions`` history (dimension ``FunctionName``, plus ``Resource`` = ``name:qualifier`` for
 an alias or version). Reads sharing a window go in one ``GetMetricData`` flow (<= 500 queries per call,
-paginated): the bootstrap is 3 days by 5 minutes, an incremental read is per minute since
-``cw_through_ms``. At most :data:`MAX_TARGET_READS_PER_RUN` history reads a run (never-read targets first),
-so a 5,000-target fleet bootstraps over a few runs instead of one slow one.
+paginated), joined by reads of narrower windows while all still fit one call (:func:`batches`): the
+bootstrap is 3 days by 5 minutes, an incremental read is per minute since ``cw_through_ms``. At most
+:data:`MAX_TARGET_READS_PER_RUN` history reads a run (never-read targets first), so a 5,000-target fleet
+bootstraps over a few runs instead of one slow one.
 
 Freshness: for a reserved pool, a datapoint counts for "now" when its minute started at most
 :data:`FRESH_MS` ago. For the account, the window is :data:`ACCOUNT_FRESH_MS`: CloudWatch has no datapoint
@@ -32,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from thermostat.metric_data import LAMBDA_NAMESPACE, fetch, query
+from thermostat.metric_data import LAMBDA_NAMESPACE, MAX_DATAPOINTS_PER_CALL, MAX_QUERIES_PER_CALL, fetch, query
 from thermostat.records import SLOT_MS, TargetRecord
 from thermostat.telemetry import MINUTE_MS, merge_cloudwatch, read_due, read_window
 
@@ -110,6 +111,30 @@ def due_reads(records: Sequence[TargetRecord], now_ms: int, hours: int, limit: i
     return [item[3] for item in due[:limit]], max(0, len(due) - limit)
 
 
+Window = tuple[int, int, int]  # (start_ms, end_ms, period_s) of a history read
+
+
+def batches(due: Sequence[TargetRecord], now_ms: int) -> list[tuple[Window, list[tuple[TargetRecord, int]]]]:
+    """The due history reads, each with its own start, by the window fetched for them. Windows of one end
+    and period (the incremental reads differ only in their start) are packed into the widest one while
+    their reads still fit one call, so a run never makes more calls than a flow per window."""
+    groups: dict[Window, list[tuple[TargetRecord, int]]] = {}
+    for record in due:
+        window = read_window(record, now_ms)
+        groups.setdefault(window, []).append((record, window[0]))
+    out: list[tuple[Window, list[tuple[TargetRecord, int]]]] = []
+    for window, members in sorted(groups.items(), key=lambda item: (item[0][1], item[0][2], item[0][0])):
+        if out:
+            (start, end, period), packed = out[-1]
+            size = len(packed) + len(members)
+            if (end, period) == window[1:] and size <= MAX_QUERIES_PER_CALL \
+                    and size * ((end - start) // (period * 1000)) <= MAX_DATAPOINTS_PER_CALL:
+                packed.extend(members)
+                continue
+        out.append((window, members))
+    return out
+
+
 def _dims(record: TargetRecord) -> list[tuple[str, str]]:
     dims = [("FunctionName", record.function)]
     if record.qualifier is not None:
@@ -144,24 +169,21 @@ def read_all(cloudwatch: Any, targets: Sequence[TargetRecord], unreserved_pings:
         out.busy[record.key] = None if points is None else fresh_value(points, own, now_ms)
 
     due, out.deferred = due_reads(targets, now_ms, hours, limit)
-    groups: dict[tuple[int, int, int], list[TargetRecord]] = {}
-    for record in due:
-        groups.setdefault(read_window(record, now_ms), []).append(record)
-    for (start, end, period), members in sorted(groups.items()):
+    for (start, end, period), members in batches(due, now_ms):
         queries = [query(f"h{i}", LAMBDA_NAMESPACE, "ConcurrentExecutions", _dims(r), period)
-                   for i, r in enumerate(members)]
+                   for i, (r, _) in enumerate(members)]
         fetched = fetch(cloudwatch, queries, start, end)
         out.metric_reads += len(queries)
         out.calls += fetched.calls
         ok = ok or fetched.failed_chunks < fetched.chunks
         if fetched.failed_chunks:
             out.error = fetched.error
-        for i, record in enumerate(members):
+        for i, (record, own_start) in enumerate(members):
             values = fetched.values.get(f"h{i}")
             if values is None:  # its chunk failed: read again next run
                 out.failed += 1
                 continue
-            merge_cloudwatch(record, sorted(values.items()), start, end, period, now_ms)
+            merge_cloudwatch(record, sorted(values.items()), own_start, end, period, now_ms)
             out.histories += 1
     out.unavailable = not ok
     logger.info("cloudwatch_read", extra={"metrics": out.metric_reads, "calls": out.calls,

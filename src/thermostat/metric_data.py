@@ -21,6 +21,7 @@ from thermostat.exceptions import MetricsUnavailableError
 logger = logging.getLogger(__name__)
 
 MAX_QUERIES_PER_CALL = 500
+MAX_DATAPOINTS_PER_CALL = 100_800  # one response page at most
 BASE_PERIOD_S = 60
 LAMBDA_NAMESPACE = "AWS/Lambda"
 TARGET_NAMESPACE = "Thermostat"  # where thermostat_target's EMF goes
