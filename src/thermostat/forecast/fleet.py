@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from thermostat import cost
@@ -51,8 +52,12 @@ class FleetForecast:
     memos: dict[str, dict[str, Any]]  # key -> record.model after this run (Summarize stores it)
     budget_note: str | None = None
     seconds: float = 0.0
-    terms: dict[str, int] = field(default_factory=dict)
     fits_deferred: int = 0  # targets whose model refit waits for a later run (the run's fit budget was spent)
+
+    @property
+    def terms(self) -> dict[str, int]:
+        """How many targets each term decided."""
+        return dict(Counter(forecast.term for forecast in self.targets))
 
 
 def forecast_fleet(records: Mapping[str, TargetRecord], policies: Sequence[tuple[str, TargetPolicy]], now_ms: int,
@@ -61,48 +66,44 @@ def forecast_fleet(records: Mapping[str, TargetRecord], policies: Sequence[tuple
     """``policies``: (record key, what the owner says) for every target of this run, in report order."""
     started = clock()
     budget = FitBudget(fit_seconds, clock)
-    sizings: list[tuple[str, Sizing | None, TargetForecast]] = []
+    sizings: list[tuple[Sizing | None, TargetForecast]] = []
     memos: dict[str, dict[str, Any]] = {}
     for key, policy in policies:
         record = records.get(key)
         if record is None:
-            sizings.append((key, None, TargetForecast(key, policy.floor, "error", f"{policy.floor}: no record for "
-                                                      "this target (state store rebuilt?); keeping its floor",
-                                                      error="NoRecord")))
+            sizings.append((None, TargetForecast(key, policy.floor, "error", f"{policy.floor}: no record for "
+                                                 "this target (state store rebuilt?); keeping its floor",
+                                                 error="NoRecord")))
             continue
         try:
             sizing = forecast_target(record, now_ms, policy, warm_now=(warm_now or {}).get(key, 0), fit_budget=budget)
         except Exception as exc:  # one target's bad record never fails the others
             logger.warning("forecast_failed", extra={"target": key, "error": type(exc).__name__})
-            sizings.append((key, None, TargetForecast(key, policy.floor, "error",
-                                                      f"{policy.floor}: forecast failed ({type(exc).__name__}); "
-                                                      "keeping its floor", error=f"{type(exc).__name__}: {exc}"[:300])))
+            sizings.append((None, TargetForecast(key, policy.floor, "error",
+                                                 f"{policy.floor}: forecast failed ({type(exc).__name__}); "
+                                                 "keeping its floor", error=f"{type(exc).__name__}: {exc}"[:300])))
             continue
         memos[key] = record.model
-        sizings.append((key, sizing, TargetForecast(key, sizing.desired, sizing.term, sizing.reason,
-                                                    sizing.ping_usd_month, sizing.provisioned_usd_month)))
+        sizings.append((sizing, TargetForecast(key, sizing.desired, sizing.term, sizing.reason,
+                                               sizing.ping_usd_month, sizing.provisioned_usd_month)))
     note = None
     if monthly_budget_usd is not None and monthly_budget_usd > 0:
         note = _apply_budget(sizings, monthly_budget_usd, policies)
-    out = [forecast for _, _, forecast in sizings]
-    terms: dict[str, int] = {}
-    for forecast in out:
-        terms[forecast.term] = terms.get(forecast.term, 0) + 1
     if budget.deferred:
         logger.info("fits_deferred", extra={"targets": budget.deferred, "fit_seconds": fit_seconds})
-    return FleetForecast(out, memos, note, clock() - started, terms, budget.deferred)
+    return FleetForecast([forecast for _, forecast in sizings], memos, note, clock() - started, budget.deferred)
 
 
-def _apply_budget(sizings: list[tuple[str, Sizing | None, TargetForecast]], monthly_usd: float,
+def _apply_budget(sizings: list[tuple[Sizing | None, TargetForecast]], monthly_usd: float,
                   policies: Sequence[tuple[str, TargetPolicy]]) -> str:
     """Keep, fleet-wide, the levels that avoid the most per dollar until the budget of one run is spent."""
     horizon = {key: policy.horizon_minutes for key, policy in policies}
     floors_usd = 0.0
     items: list[tuple[float, float, int]] = []  # (value per dollar, monthly cost, index into sizings)
-    for index, (key, sizing, _) in enumerate(sizings):
+    for index, (sizing, forecast) in enumerate(sizings):
         if sizing is None:
             continue
-        ticks = cost.MONTH_SECONDS / (horizon.get(key, 5) * 60.0)
+        ticks = cost.MONTH_SECONDS / (horizon.get(forecast.key, 5) * 60.0)
         above = len(sizing.levels)
         floor = sizing.desired - above
         per_env = sizing.ping_usd_month / sizing.desired if sizing.desired else 0.0
@@ -116,13 +117,13 @@ def _apply_budget(sizings: list[tuple[str, Sizing | None, TargetForecast]], mont
             continue
         spend += monthly
         kept[index] = kept.get(index, 0) + 1
-    for index, (key, sizing, forecast) in enumerate(sizings):
+    for index, (sizing, forecast) in enumerate(sizings):
         if sizing is None:
             continue
         floor = sizing.desired - len(sizing.levels)
         allowed = floor + kept.get(index, 0)
         if allowed < forecast.desired:
-            sizings[index] = (key, sizing, replace(
+            sizings[index] = (sizing, replace(
                 forecast, desired=allowed, term="budget",
                 reason=f"{allowed}: monthly budget ${monthly_usd:g} reached (wanted {forecast.desired}: "
                        f"{forecast.reason})", ping_usd_month=forecast.ping_usd_month * allowed / forecast.desired))
