@@ -19,7 +19,6 @@ least N. Minutes without pings are exact; in a ping minute the real peak is at l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -196,8 +195,3 @@ def _pings_by(step: int, pings: Sequence[tuple[int, int]], start_ms: int, end_ms
             out[key] = out.get(key, 0) + count
     return out
 
-
-def real_peak(values: Sequence[float]) -> float:
-    """Largest known value (NaN ignored), 0 when nothing is known."""
-    known = [v for v in values if not math.isnan(v)]
-    return max(known) if known else 0.0
