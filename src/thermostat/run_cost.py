@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from thermostat import cost
+from thermostat import claims, cost
 
 # MemorySize of each workflow function in template.yaml (checked by a contract test).
 MEMORY_MB = {"validate_input": 256, "collect_metrics": 512, "forecast": 1024, "plan": 256, "warm_batch": 512,
@@ -56,16 +56,15 @@ def lambdas_usd(load: RunLoad) -> float:
     return total
 
 
-# Bytes per item of the documents that travel by claim check (thermostat.claims): inline up to 48 KiB,
-# else one PUT and one GET through the state store.
+# Bytes per item of the documents that travel by claim check (thermostat.claims): inline up to its
+# INLINE_LIMIT_BYTES, else one PUT and one GET through the state store.
 DOC_BYTES_PER_TARGET = {"targets": 260, "forecast": 320, "plan": 380}
 BATCH_BYTES_PER_GROUP = 140
 RESULT_BYTES_PER_PING = 70
-INLINE_LIMIT_BYTES = 48 * 1024
 
 
 def _offloaded(size_bytes: float) -> int:
-    return 1 if size_bytes > INLINE_LIMIT_BYTES else 0
+    return 1 if size_bytes > claims.INLINE_LIMIT_BYTES else 0
 
 
 def s3_usd(load: RunLoad) -> float:
