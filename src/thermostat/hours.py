@@ -220,11 +220,6 @@ def parse(text: str) -> Hours:
     return Hours(windows, zone, _canonical(groups, zone))
 
 
-def describe_state(hours: Hours, epoch_ms: int) -> str:
-    """``inside`` / ``outside`` and the hours, for reasons and reports."""
-    return f"{'inside' if hours.inside(epoch_ms) else 'outside'} its warm hours ({hours.text})"
-
-
 def active_minutes(hours: Hours, start_ms: int, minutes: int) -> list[bool]:
     """Whether each minute ``start_ms + i min`` (i < ``minutes``) is inside (the simulator's mask)."""
     return [hours.inside(start_ms + i * 60_000) for i in range(minutes)]

@@ -23,7 +23,6 @@ from thermostat.forecast.hints import Hint
 RECYCLE_MINUTES = 120.0  # Lambda replaces an environment after about 2 h whatever its use
 PING_OVERHEAD_MS = 2.0  # billed beyond the hold (the answer)
 DEFAULT_PRICE_PER_COLD_START = 0.001  # USD ($1 per 1,000 cold starts); docs/forecast.md says how it was chosen
-TICKS_PER_MONTH_5MIN = cost.MONTH_SECONDS // 300
 
 
 @dataclass(frozen=True)
