@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
 from thermostat import claims, models
 from thermostat.collect_reads import ACCOUNT_FRESH_MS, CURRENT_LOOKBACK_MS, pings_by_minute, read_all, recent_peak
@@ -25,12 +25,7 @@ from thermostat.discovery import OVER_LIMIT_SAMPLE, Clients, account_limits, fin
 from thermostat.exceptions import StateConflictError
 from thermostat.hours import parse as parse_hours
 from thermostat.lambda_config import describe
-from thermostat.records import (
-    TargetRecord,
-    new_record,
-    record_from_json,
-    record_to_json,
-)
+from thermostat.records import TargetRecord, decode_records, encode_records, new_record
 from thermostat.store import Lease, StateStore
 from thermostat.tag_settings import SETTINGS
 from thermostat.validation import function_name
@@ -49,23 +44,6 @@ class Gathered:
     stats: models.CollectStats
     degraded: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def decode_records(raw: dict[str, dict[str, Any]]) -> tuple[dict[str, TargetRecord], int]:
-    """Records from the store's JSON; one that does not decode is dropped (rebuilt) and counted."""
-    records: dict[str, TargetRecord] = {}
-    dropped = 0
-    for key, doc in raw.items():
-        try:
-            records[key] = record_from_json(doc)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            dropped += 1
-            logger.warning("record_rebuilt", extra={"target": key, "problem": f"{type(exc).__name__}: {exc}"[:200]})
-    return records, dropped
-
-
-def encode_records(records: dict[str, TargetRecord]) -> dict[str, dict[str, Any]]:
-    return {key: record_to_json(record) for key, record in records.items()}
 
 
 def request_view(request: models.Request) -> models.RequestView:

@@ -13,16 +13,19 @@ The record is the workflow's memory of one target (``name`` or ``name:qualifier`
   (``config``), the last plan (the fallback when Collect or Forecast fails) and the seasonal memo.
 
 Pure data: :func:`record_to_json` / :func:`record_from_json` are the only codec (the store module treats
-the JSON as opaque). A record that does not decode is dropped by the caller and rebuilt.
+the JSON as opaque). A record that does not decode is dropped (:func:`decode_records`) and rebuilt.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 SLOT_MS = 300_000  # one slot = 5 minutes, aligned to the epoch
 HISTORY_SLOTS = 3 * 288  # 3 days of slots
@@ -220,3 +223,20 @@ def record_from_json(doc: dict[str, Any]) -> TargetRecord:
                                                      str(plan[4])),
         model=dict(doc.get("model") or {}),
     )
+
+
+def decode_records(raw: dict[str, dict[str, Any]]) -> tuple[dict[str, TargetRecord], int]:
+    """Records from the store's JSON; one that does not decode is dropped (rebuilt) and counted."""
+    records: dict[str, TargetRecord] = {}
+    dropped = 0
+    for key, doc in raw.items():
+        try:
+            records[key] = record_from_json(doc)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            dropped += 1
+            logger.warning("record_rebuilt", extra={"target": key, "problem": f"{type(exc).__name__}: {exc}"[:200]})
+    return records, dropped
+
+
+def encode_records(records: dict[str, TargetRecord]) -> dict[str, dict[str, Any]]:
+    return {key: record_to_json(record) for key, record in records.items()}
