@@ -100,7 +100,7 @@ def deploy_doc(records: Mapping[str, TargetRecord], targets: Sequence[models.Tar
                settings: ForecastSettings, now_ms: int) -> models.ForecastDoc:
     """The Forecast state's document for a deploy: last plans, no model (no memo to store)."""
     from thermostat import cost
-    from thermostat.forecast.target import ping_usd_month
+    from thermostat.ping_price import ping_usd_month
 
     latest = latest_plans(records)
     out: list[models.ForecastTarget] = []

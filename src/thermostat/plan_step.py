@@ -21,7 +21,7 @@ from thermostat.collect import LEASE_TTL_MS, decode_records, plan_input, request
 from thermostat.config import DiscoverySettings, PlanSettings
 from thermostat.discovery import merge_targets, spec_key
 from thermostat.exceptions import InvalidInputError
-from thermostat.forecast.target import ping_usd_month
+from thermostat.ping_price import ping_usd_month
 from thermostat.records import TargetRecord, new_record
 from thermostat.store import StateStore
 from thermostat.telemetry import SEND_AHEAD_DEFAULT_MS

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from thermostat import cost
 from thermostat.forecast.demand import Demand
 from thermostat.forecast.hints import Hint
+from thermostat.ping_price import ping_usd
 
 RECYCLE_MINUTES = 120.0  # Lambda replaces an environment after about 2 h whatever its use
-PING_OVERHEAD_MS = 2.0  # billed beyond the hold (the answer)
 DEFAULT_PRICE_PER_COLD_START = 0.001  # USD ($1 per 1,000 cold starts); docs/forecast.md says how it was chosen
 
 
@@ -37,7 +37,7 @@ class Prices:
 
     @property
     def ping_usd(self) -> float:
-        return cost.lambda_invocation_usd(self.memory_mb, self.hold_ms + PING_OVERHEAD_MS)
+        return ping_usd(self.memory_mb, self.hold_ms)
 
     @property
     def init_usd(self) -> float:

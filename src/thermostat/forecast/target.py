@@ -9,28 +9,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from thermostat import cost
 from thermostat.forecast.demand import demand
 from thermostat.forecast.hints import FitBudget, hints_for, refresh_memo
 from thermostat.forecast.objective import DEFAULT_PRICE_PER_COLD_START, Prices, Sizing, size
+from thermostat.ping_price import ping_hold_ms
 from thermostat.records import SLOT_MS, TargetRecord
-from thermostat.telemetry import INIT_DEFAULT_MS, SEND_AHEAD_DEFAULT_MS
+from thermostat.telemetry import INIT_DEFAULT_MS
 
 # After a round in which every environment reached had served real traffic AND real traffic was seen starting
 # environments of its own (the pool outgrew the pings), the next round pings this many times as many.
 PROBE_FACTOR = 2
-HOLD_SHARE = 0.5  # a ping holds about this share of the learned send-ahead (arrivals spread over it)
-
-
-def ping_hold_ms(send_ahead_ms: float | None) -> float:
-    """What one ping holds its environment: a share of the learned send-ahead (the default until learned)."""
-    return (send_ahead_ms if send_ahead_ms is not None else SEND_AHEAD_DEFAULT_MS) * HOLD_SHARE
-
-
-def ping_usd_month(memory_mb: int, pings: int, send_ahead_ms: float | None, period_s: int) -> float:
-    """``pings`` pings every ``period_s`` for a month, each priced as the forecast prices it."""
-    ping = Prices(memory_mb=memory_mb, hold_ms=ping_hold_ms(send_ahead_ms)).ping_usd
-    return pings * ping * cost.MONTH_SECONDS / period_s
 
 
 @dataclass(frozen=True)

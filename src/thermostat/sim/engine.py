@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from thermostat import cost
-from thermostat.forecast.objective import PING_OVERHEAD_MS
 from thermostat.hours import active_minutes
 from thermostat.hours import parse as parse_hours
+from thermostat.ping_price import PING_OVERHEAD_MS
 from thermostat.sim.lifecycle import EnvPool
 from thermostat.sim.policies import Policy, SimSettings, baseline_pings, tick_minutes_of
 from thermostat.sim.thermostat_policy import ThermostatTarget, run_thermostat
