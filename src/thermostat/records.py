@@ -21,9 +21,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
-
-import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -150,21 +149,16 @@ def new_record(key: str, function: str, qualifier: str | None, now_ms: int) -> T
 
 # --- JSON codec ------------------------------------------------------------------------------------------
 
+def _run_key(value: float) -> float | None:
+    return None if math.isnan(value) else value  # NaN never equals itself: runs of it share the key None
+
+
 def encode_series(values: list[float]) -> list[Any]:
     """Run-length pairs, flat: ``[value, count, value, count, ...]``; NaN -> null; whole numbers stay integers."""
-    if not values:
-        return []
-    array = np.asarray(values, dtype=np.float64)
-    nan = np.isnan(array)
-    keys = np.where(nan, np.inf, array)  # NaN never equals itself: compare a stand-in
-    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    starts = np.concatenate(([0], cut))
-    counts = np.diff(np.concatenate((starts, [array.size])))
     out: list[Any] = []
-    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
-        value = float(array[start])
-        out.append(None if nan[start] else (int(value) if value == int(value) else round(value, 3)))
-        out.append(count)
+    for key, run in groupby(map(float, values), key=_run_key):
+        count = sum(1 for _ in run)
+        out += (None if key is None else int(key) if key == int(key) else round(key, 3), count)
     return out
 
 
@@ -174,8 +168,10 @@ def decode_series(flat: list[Any]) -> list[float]:
     values, counts = flat[0::2], flat[1::2]
     if not all(type(c) is int and c >= 0 for c in counts):
         raise ValueError("series counts must be non-negative integers")
-    array = np.repeat(np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64), counts)
-    return array.tolist()
+    out: list[float] = []
+    for value, count in zip([math.nan if v is None else float(v) for v in values], counts, strict=True):
+        out += [value] * count
+    return out
 
 
 def record_to_json(record: TargetRecord) -> dict[str, Any]:
