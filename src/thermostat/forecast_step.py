@@ -19,10 +19,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from thermostat import claims, models
-from thermostat.collect import decode_records
 from thermostat.config import ForecastSettings
 from thermostat.exceptions import InvalidInputError
-from thermostat.records import TargetRecord
+from thermostat.records import TargetRecord, decode_records
 from thermostat.store import StateStore
 
 if TYPE_CHECKING:
