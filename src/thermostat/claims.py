@@ -27,9 +27,11 @@ def compact_size(doc: Any) -> int:
     return len(json.dumps(doc, separators=(",", ":"), allow_nan=False).encode())
 
 
-def offload(store: RunDocs, run_name: str, name: str, doc: Any, limit: int = INLINE_LIMIT_BYTES) -> Envelope:
-    """``doc`` inline when its compact JSON is at most ``limit`` bytes, else written to the store."""
-    size = compact_size(doc)
+def offload(store: RunDocs, run_name: str, name: str, doc: Any, limit: int = INLINE_LIMIT_BYTES,
+            size: int | None = None) -> Envelope:
+    """``doc`` inline when its compact JSON (``size``, when the caller measured it) is at most ``limit`` bytes,
+    else written to the store."""
+    size = compact_size(doc) if size is None else size
     if size <= limit:
         return {"inline": doc}
     return {"ref": store.put_run_doc(run_name, name, doc), "bytes": size}

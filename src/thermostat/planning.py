@@ -264,9 +264,9 @@ def plan_topup(shortfalls: list[PingRequest], run: models.RunInfo, settings: Pla
 def map_items(store: claims.RunDocs, batches: list[models.WarmBatch]) -> list[models.MapItem]:
     """The Map's items for a round: every batch document inline when all of them fit the inline limit
     together, else each one by reference (``runs/<run>/batch-<round>-<i>.json``)."""
-    total = sum(claims.compact_size(batch) for batch in batches)
-    limit = claims.INLINE_LIMIT_BYTES if total <= claims.INLINE_LIMIT_BYTES else -1
+    sizes = [claims.compact_size(batch) for batch in batches]
+    limit = claims.INLINE_LIMIT_BYTES if sum(sizes) <= claims.INLINE_LIMIT_BYTES else -1
     return [{"batch": batch["batch"],
              "doc": claims.offload(store, batch["run_name"], f"batch-{batch['round']}-{batch['batch']}", batch,
-                                   limit=limit)}
-            for batch in batches]
+                                   limit=limit, size=size)}
+            for batch, size in zip(batches, sizes, strict=True)]
