@@ -144,9 +144,11 @@ def describe(lambda_client: Any, records: list[TargetRecord], reservations: bool
 
 
 def listing_due(records: list[TargetRecord], now_ms: int) -> bool:
-    """ListFunctions runs when a target was never listed, or the last listing is older than LIST_REFRESH_MS:
-    about once an hour for the whole fleet, not every run (it pages through every function of the account)."""
-    return any(r.config.listed_at_ms <= 0 or now_ms - r.config.listed_at_ms >= LIST_REFRESH_MS for r in records)
+    """ListFunctions runs when a target was never listed, the last listing is older than LIST_REFRESH_MS, or a
+    function found missing is due to be looked for again (only a listing can find it): about once an hour for
+    the whole fleet, not every run (it pages through every function of the account)."""
+    return any(r.config.listed_at_ms <= 0 or now_ms - r.config.listed_at_ms >= LIST_REFRESH_MS
+               or (not r.config.arn and config_due(r, now_ms)) for r in records)
 
 
 def _describe_settings(lambda_client: Any, due: list[TargetRecord], reservations: bool | None, now_ms: int,

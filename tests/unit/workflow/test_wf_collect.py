@@ -188,6 +188,22 @@ def test_describe_lists_once_and_skips_reserved_reads_when_the_account_reserves_
     assert fake.calls["list"] == 1 and "gone" in again.errors
 
 
+def test_a_missing_function_is_looked_for_again_after_the_recheck_and_stays_an_error_until_found() -> None:
+    # GIVEN a target whose function was not in the account's listing
+    fake = FakeLambda({"a": 256})
+    recs = records("a", "gone")
+    describe(fake, recs, False, NOW)
+    # WHEN runs go on: at every run it is still an error, and once MISSING_RECHECK_MS has passed it is listed again
+    for minutes in (5, 20, 45):
+        out = describe(fake, recs, False, NOW + minutes * MINUTE)
+        assert out.errors == {"gone": "FunctionNotFound: gone was not found in the account"}, minutes
+    assert fake.calls["list"] == 3  # the first listing, then one per recheck (at +20 and +45 minutes)
+    # AND once the function exists, the next recheck finds it
+    fake.functions["gone"] = 128
+    found = describe(fake, recs, False, NOW + 61 * MINUTE)
+    assert "gone" not in found.errors and recs[1].config.arn == "arn:gone"
+
+
 def test_describe_reads_reserved_and_provisioned_within_a_call_budget_never_read_first() -> None:
     fake = FakeLambda({f"f{i}": 128 for i in range(6)}, reserved={"f0": 5}, provisioned={("f1", "live"): 3})
     recs = records("f0", "f1:live", "f2", "f3", "f4", "f5")
