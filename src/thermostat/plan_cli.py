@@ -137,8 +137,7 @@ def plan_now(session: Any, env: dict[str, str], execution_input: object, now_ms:
     clients = Clients(lambda_=session.client("lambda"), cloudwatch=session.client("cloudwatch"),
                       tagging=session.client("resourcegroupstaggingapi"))
     gathered = gather(request, clients, DiscoverySettings.from_env(env), records, now_ms)
-    readable = [t for t in gathered.targets if "error" not in t]
-    doc = forecast_doc(forecast_targets(records, readable, request, ForecastSettings.from_env(env), now_ms))
+    doc = forecast_doc(forecast_targets(records, gathered.targets, request, ForecastSettings.from_env(env), now_ms))
     forecasts = {f["key"]: f for f in doc["targets"]}
     plan, _ = decide([need_of(t, forecasts.get(t["key"])) for t in gathered.targets], gathered.account, forecasts,
                      PlanSettings.from_env(env))
